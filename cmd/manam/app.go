@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/manam-id/manam/idp"
+	"github.com/manam-id/manam/keys"
+	"github.com/manam-id/manam/provider"
+	"github.com/manam-id/manam/storage"
+)
+
+// app is the assembled program: what every subcommand shares.
+type app struct {
+	cfg    *Config
+	log    *slog.Logger
+	db     *storage.DB
+	secret []byte
+}
+
+// openApp opens the database, applies migrations and resolves the secret.
+func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
+	secret, err := cfg.resolveSecret()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.secretGenerated != "" {
+		log.Warn("MANAM_SECRET is not set: generated a system secret and stored it beside the database. "+
+			"Back it up with the database: without it, signing keys and client secrets cannot be used. Set MANAM_SECRET in production.",
+			"file", cfg.secretGenerated)
+	}
+	db, err := storage.Open(ctx, cfg.DSN)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("schema migrated", "applied", applied, "version", storage.SchemaVersion())
+	}
+	return &app{cfg: cfg, log: log, db: db, secret: secret}, nil
+}
+
+func (a *app) Close() error { return a.db.Close() }
+
+func (a *app) providerConfig() provider.Config {
+	return provider.Config{
+		Issuer:               a.cfg.Issuer,
+		AccessTokenLifespan:  a.cfg.AccessTokenTTL,
+		RefreshTokenLifespan: a.cfg.RefreshTokenTTL,
+		IDTokenLifespan:      a.cfg.IDTokenTTL,
+		InsecureDebugErrors:  a.cfg.InsecureDebugErrors,
+	}
+}
+
+func (a *app) keys(ctx context.Context) (*keys.Manager, error) {
+	return keys.New(ctx, storage.NewSigningKeys(a.db), a.secret, keys.Options{
+		Alg: a.cfg.KeyAlg, MaxTokenLifetime: a.providerConfig().MaxTokenLifetime(), Logger: a.log,
+	})
+}
+
+func (a *app) idp() (*idp.Service, error) {
+	conc := a.cfg.HashConcurrency
+	if conc == 0 {
+		conc = runtime.NumCPU()
+	}
+	pw, err := idp.NewPasswords(idp.Argon2Params{MemoryKiB: uint32(a.cfg.Argon2MemoryKiB), Time: uint32(a.cfg.Argon2Time), Parallelism: uint8(a.cfg.Argon2Parallelism)}, conc)
+	if err != nil {
+		return nil, err
+	}
+	accts := storage.NewAccounts(a.db)
+	return idp.New(idp.Config{}, idp.Deps{Accounts: accts, Sessions: accts, Consents: accts, Passwords: pw, Logger: a.log})
+}
+
+// server is a running HTTP surface with its background work.
+type server struct {
+	handler http.Handler
+	keys    *keys.Manager
+	prov    *provider.Provider
+}
+
+// buildServer assembles keys, idp and provider over an open app.
+func (a *app) buildServer(ctx context.Context) (*server, error) {
+	km, err := a.keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := a.idp()
+	if err != nil {
+		return nil, err
+	}
+	prov, err := provider.New(a.providerConfig(), provider.Deps{DB: a.db, Keys: km, IDP: svc, Secret: a.secret, Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
+	return &server{handler: prov.Handler(), keys: km, prov: prov}, nil
+}
+
+// background runs key refresh and garbage collection until ctx ends.
+func (a *app) background(ctx context.Context, s *server) {
+	go s.keys.Run(ctx, a.cfg.KeyRefresh)
+	if a.cfg.GCInterval > 0 {
+		go func() {
+			t := time.NewTicker(a.cfg.GCInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if n, err := a.sweep(ctx, s.prov.Store(), s.keys); err != nil && ctx.Err() == nil {
+						a.log.Error("sweep failed", "err", err)
+					} else if n > 0 {
+						a.log.Info("swept expired rows", "rows", n)
+					}
+				}
+			}
+		}()
+	}
+}
+
+// sweep deletes expired rows in batches of 500 until none are left (or 100 batches).
+func (a *app) sweep(ctx context.Context, st *storage.FositeStore, km *keys.Manager) (int64, error) {
+	var total int64
+	for range 100 {
+		n, err := st.Sweep(ctx, 500, time.Hour)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	n, err := km.Prune(ctx)
+	return total + n, err
+}
+
+// serve runs the HTTP server on ln (or a new listener on cfg.Addr when ln
+// is nil) until ctx ends, then drains in-flight requests.
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, ln net.Listener) error {
+	a, err := openApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	s, err := a.buildServer(ctx)
+	if err != nil {
+		return err
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	a.background(bg, s)
+
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("manam serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", string(a.db.Dialect()))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,492 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/manam-id/manam/idp"
+	"github.com/manam-id/manam/provider"
+	"github.com/manam-id/manam/storage"
+)
+
+const usage = `manam — an OpenID Connect identity provider
+
+Usage:
+  manam [serve]                       run the server (default)
+  manam migrate                       apply database migrations
+  manam gc                            delete expired codes, tokens, sessions and keys
+  manam tenant create --name N --redirect-uri U [--redirect-uri U]... [--post-logout-redirect-uri U]...
+                      [--public] [--grant g1,g2] [--scope s1,s2] [--first-party] [--access-token opaque|jwt] [--json]
+  manam tenant list [--json]
+  manam tenant show ID [--json]
+  manam tenant update ID [the create flags to change] [--confidential] [--third-party] [--json]
+  manam tenant delete ID
+  manam tenant rotate-secret ID [--json]
+  manam user create --email E --password P [--name N] [--json]
+  manam keys list [--json]
+  manam keys rotate [--alg RS256|ES256] [--json]
+
+Every command reads the MANAM_* environment variables (see README.md); the
+flags --issuer, --addr, --dsn, --config and the other settings override them.
+`
+
+// listFlag collects a repeatable flag; commas separate values too.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// cmdEnv is what a subcommand works with.
+type cmdEnv struct {
+	ctx    context.Context
+	getenv func(string) string
+	out    io.Writer
+	errw   io.Writer
+}
+
+// run executes one command line and returns the exit status: 0 success,
+// 1 failure, 2 bad usage or configuration.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	e := &cmdEnv{ctx: ctx, getenv: getenv, out: stdout, errw: stderr}
+	err := e.dispatch(args)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "manam:", strings.TrimPrefix(err.Error(), "usage: "))
+	if errors.Is(err, errUsage) || errors.Is(err, provider.ErrInvalidTenant) || errors.Is(err, idp.ErrInvalidInput) {
+		return 2
+	}
+	return 1
+}
+
+func (e *cmdEnv) dispatch(args []string) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return e.serve(args)
+	case "migrate":
+		return e.migrate(args)
+	case "gc":
+		return e.gc(args)
+	case "tenant":
+		return e.tenant(args)
+	case "user":
+		return e.user(args)
+	case "keys":
+		return e.keysCmd(args)
+	case "help", "-h", "--help":
+		fmt.Fprint(e.out, usage)
+		return nil
+	default:
+		return fmt.Errorf("%w: unknown command %q (see manam help)", errUsage, cmd)
+	}
+}
+
+// newFlags is a flag set with every setting's flag and --config.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.String("config", "", "JSON config file")
+	for _, s := range settings {
+		if s.flag != "" {
+			fs.String(s.flag, s.def, s.help)
+		}
+	}
+	return fs
+}
+
+// parse parses flags anywhere among the arguments and returns the positional ones.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// open loads the configuration and opens the app.
+func (e *cmdEnv) open(fs *flag.FlagSet) (*app, error) {
+	cfg, err := loadConfig(fs, e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return openApp(e.ctx, cfg, cfg.logger(e.errw))
+}
+
+func (e *cmdEnv) serve(args []string) error {
+	fs := newFlags("serve")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(fs, e.getenv)
+	if err != nil {
+		return err
+	}
+	return serve(e.ctx, cfg, cfg.logger(e.errw), nil)
+}
+
+func (e *cmdEnv) migrate(args []string) error {
+	fs := newFlags("migrate")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := e.open(fs)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	v, err := a.db.CurrentVersion(e.ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "schema at version %d\n", v)
+	return nil
+}
+
+func (e *cmdEnv) gc(args []string) error {
+	fs := newFlags("gc")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := e.open(fs)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	km, err := a.keys(e.ctx)
+	if err != nil {
+		return err
+	}
+	n, err := a.sweep(e.ctx, provider.NewStore(a.db), km)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "deleted %d expired rows\n", n)
+	return nil
+}
+
+// printJSON writes one JSON value.
+func (e *cmdEnv) printJSON(v any) error {
+	enc := json.NewEncoder(e.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// table writes rows aligned in columns.
+func (e *cmdEnv) table(header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+type tenantFlags struct {
+	name, accessToken                                    *string
+	redirect, postLogout, grant, scope                   listFlag
+	public, firstParty, confidential, thirdParty, asJSON *bool
+}
+
+func addTenantFlags(fs *flag.FlagSet) *tenantFlags {
+	t := &tenantFlags{}
+	t.name = fs.String("name", "", "display name")
+	t.accessToken = fs.String("access-token", "", "opaque or jwt")
+	fs.Var(&t.redirect, "redirect-uri", "redirect URI (repeatable)")
+	fs.Var(&t.postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
+	fs.Var(&t.grant, "grant", "grant types, comma-separated")
+	fs.Var(&t.scope, "scope", "allowed scopes, comma-separated")
+	t.public = fs.Bool("public", false, "public client (no secret, PKCE required)")
+	t.firstParty = fs.Bool("first-party", false, "skip the consent page")
+	t.confidential = fs.Bool("confidential", false, "make a public client confidential (update)")
+	t.thirdParty = fs.Bool("third-party", false, "show the consent page again (update)")
+	t.asJSON = fs.Bool("json", false, "print JSON")
+	return t
+}
+
+func tenantView(t *storage.Tenant) map[string]any {
+	return map[string]any{
+		"client_id": t.ID, "name": t.Name, "customer_token": t.CustomerToken, "public": t.Public, "first_party": t.FirstParty,
+		"redirect_uris": t.RedirectURIs, "post_logout_redirect_uris": t.PostLogoutRedirectURIs, "grant_types": t.GrantTypes,
+		"scopes": t.Scopes, "access_token": t.AccessTokenFormat, "created_at": t.CreatedAt.Format(time.RFC3339),
+	}
+}
+
+func (e *cmdEnv) tenant(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: tenant needs create, list, show, update, delete or rotate-secret", errUsage)
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlags("tenant " + sub)
+	tf := addTenantFlags(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	needID := sub == "show" || sub == "update" || sub == "delete" || sub == "rotate-secret"
+	if needID && len(pos) != 1 || !needID && len(pos) != 0 {
+		return fmt.Errorf("%w: tenant %s: unexpected arguments %q", errUsage, sub, pos)
+	}
+	a, err := e.open(fs)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	adm := provider.NewAdmin(a.db, a.secret)
+	ctx := e.ctx
+	switch sub {
+	case "create":
+		c, err := adm.Create(ctx, provider.TenantSpec{
+			Name: *tf.name, RedirectURIs: tf.redirect, PostLogoutRedirectURIs: tf.postLogout, Public: *tf.public,
+			GrantTypes: tf.grant, Scopes: tf.scope, FirstParty: *tf.firstParty, AccessToken: *tf.accessToken,
+		})
+		if err != nil {
+			return err
+		}
+		if *tf.asJSON {
+			return e.printJSON(c)
+		}
+		rows := [][]string{{"client_id", c.ClientID}, {"customer_token", c.CustomerToken}}
+		if c.ClientSecret != "" {
+			rows = append(rows, []string{"client_secret", c.ClientSecret + "   (shown once: store it now)"})
+		}
+		return e.table([]string{"FIELD", "VALUE"}, rows)
+	case "list":
+		ts, err := adm.List(ctx)
+		if err != nil {
+			return err
+		}
+		if *tf.asJSON {
+			out := make([]map[string]any, 0, len(ts))
+			for i := range ts {
+				out = append(out, tenantView(&ts[i]))
+			}
+			return e.printJSON(out)
+		}
+		var rows [][]string
+		for _, t := range ts {
+			kind := "confidential"
+			if t.Public {
+				kind = "public"
+			}
+			rows = append(rows, []string{t.ID, t.Name, kind, strings.Join(t.GrantTypes, ","), t.CustomerToken})
+		}
+		return e.table([]string{"CLIENT_ID", "NAME", "TYPE", "GRANTS", "CUSTOMER_TOKEN"}, rows)
+	case "show":
+		t, err := adm.Get(ctx, pos[0])
+		if err != nil {
+			return notFound(err, pos[0])
+		}
+		if *tf.asJSON {
+			return e.printJSON(tenantView(t))
+		}
+		var rows [][]string
+		for k, v := range tenantView(t) {
+			rows = append(rows, []string{k, fmt.Sprint(v)})
+		}
+		sortRows(rows)
+		return e.table([]string{"FIELD", "VALUE"}, rows)
+	case "update":
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		secret, err := adm.Update(ctx, pos[0], func(s *provider.TenantSpec) {
+			if set["name"] {
+				s.Name = *tf.name
+			}
+			if set["redirect-uri"] {
+				s.RedirectURIs = tf.redirect
+			}
+			if set["post-logout-redirect-uri"] {
+				s.PostLogoutRedirectURIs = tf.postLogout
+			}
+			if set["grant"] {
+				s.GrantTypes = tf.grant
+			}
+			if set["scope"] {
+				s.Scopes = tf.scope
+			}
+			if set["access-token"] {
+				s.AccessToken = *tf.accessToken
+			}
+			if set["public"] {
+				s.Public = *tf.public
+			}
+			if set["confidential"] && *tf.confidential {
+				s.Public = false
+			}
+			if set["first-party"] {
+				s.FirstParty = *tf.firstParty
+			}
+			if set["third-party"] && *tf.thirdParty {
+				s.FirstParty = false
+			}
+		})
+		if err != nil {
+			return notFound(err, pos[0])
+		}
+		out := map[string]any{"client_id": pos[0], "updated": true}
+		if secret != "" {
+			out["client_secret"] = secret
+		}
+		if *tf.asJSON {
+			return e.printJSON(out)
+		}
+		fmt.Fprintf(e.out, "tenant %s updated\n", pos[0])
+		if secret != "" {
+			fmt.Fprintf(e.out, "client_secret %s   (shown once: store it now)\n", secret)
+		}
+		return nil
+	case "delete":
+		if err := adm.Delete(ctx, pos[0]); err != nil {
+			return notFound(err, pos[0])
+		}
+		fmt.Fprintf(e.out, "tenant %s deleted, with its tokens and consents\n", pos[0])
+		return nil
+	case "rotate-secret":
+		s, err := adm.RotateSecret(ctx, pos[0])
+		if err != nil {
+			return notFound(err, pos[0])
+		}
+		if *tf.asJSON {
+			return e.printJSON(map[string]string{"client_id": pos[0], "client_secret": s})
+		}
+		fmt.Fprintf(e.out, "client_secret %s   (shown once: the old secret no longer works)\n", s)
+		return nil
+	default:
+		return fmt.Errorf("%w: unknown tenant command %q", errUsage, sub)
+	}
+}
+
+func notFound(err error, id string) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%w: no tenant %q", errUsage, id)
+	}
+	return err
+}
+
+func sortRows(rows [][]string) {
+	slices.SortFunc(rows, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
+}
+
+func (e *cmdEnv) user(args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return fmt.Errorf("%w: user needs create", errUsage)
+	}
+	fs := newFlags("user create")
+	email := fs.String("email", "", "e-mail address")
+	password := fs.String("password", "", "password (8 to 128 characters)")
+	name := fs.String("name", "", "display name")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: user create: unexpected arguments %q", errUsage, pos)
+	}
+	a, err := e.open(fs)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	svc, err := a.idp()
+	if err != nil {
+		return err
+	}
+	acct, err := svc.CreateAccount(e.ctx, idp.NewAccount{Email: *email, Password: *password, Name: *name, EmailVerified: true})
+	if errors.Is(err, idp.ErrExists) {
+		return fmt.Errorf("%w: an account with that e-mail exists", errUsage)
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return e.printJSON(map[string]any{"id": acct.ID, "email": *acct.Email, "email_verified": acct.EmailVerified})
+	}
+	fmt.Fprintf(e.out, "account %s created for %s (confirmed)\n", acct.ID, *acct.Email)
+	return nil
+}
+
+func (e *cmdEnv) keysCmd(args []string) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "rotate") {
+		return fmt.Errorf("%w: keys needs list or rotate", errUsage)
+	}
+	sub := args[0]
+	fs := newFlags("keys " + sub)
+	alg := fs.String("alg", "", "RS256 or ES256 (rotate)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	a, err := e.open(fs)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	km, err := a.keys(e.ctx)
+	if err != nil {
+		return err
+	}
+	if sub == "rotate" {
+		if *alg != "" && *alg != "RS256" && *alg != "ES256" {
+			return fmt.Errorf("%w: --alg must be RS256 or ES256", errUsage)
+		}
+		k, err := km.Rotate(e.ctx, *alg)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return e.printJSON(map[string]string{"kid": k.KID, "alg": k.Alg})
+		}
+		fmt.Fprintf(e.out, "new active key %s (%s); running servers use it within %s\n", k.KID, k.Alg, a.cfg.KeyRefresh)
+		return nil
+	}
+	type row struct {
+		KID       string `json:"kid"`
+		Alg       string `json:"alg"`
+		Active    bool   `json:"active"`
+		CreatedAt string `json:"created_at"`
+	}
+	var out []row
+	act := km.Active()
+	for _, k := range km.All() {
+		out = append(out, row{k.KID, k.Alg, act != nil && act.KID == k.KID, k.CreatedAt.UTC().Format(time.RFC3339)})
+	}
+	if *asJSON {
+		return e.printJSON(out)
+	}
+	var rows [][]string
+	for _, r := range out {
+		state := "published"
+		if r.Active {
+			state = "active"
+		}
+		rows = append(rows, []string{r.KID, r.Alg, state, r.CreatedAt})
+	}
+	return e.table([]string{"KID", "ALG", "STATE", "CREATED"}, rows)
+}

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/manam-id/manam/storage"
+)
+
+// Config is every setting, read once at start and validated together.
+// Precedence: command-line flag > environment variable > config file
+// (--config FILE or MANAM_CONFIG, a JSON object keyed by flag name).
+type Config struct {
+	Issuer string // MANAM_ISSUER, --issuer: the issuer URL exactly as clients see it. Default http://localhost:8080.
+	Addr   string // MANAM_ADDR, --addr: listen address. Default :8080.
+	DSN    string // MANAM_DSN, --dsn: sqlite:PATH or mysql://user:pass@tcp(host:port)/db. Default sqlite:manam.db.
+	Secret string // MANAM_SECRET: system secret, ≥ 32 characters. Generated beside the SQLite file when absent; required with MySQL.
+
+	LogLevel  string // MANAM_LOG_LEVEL: debug, info, warn, error. Default info.
+	LogFormat string // MANAM_LOG_FORMAT: text or json. Default text.
+
+	KeyAlg          string        // MANAM_KEY_ALG: algorithm of new signing keys, RS256 or ES256. Default RS256.
+	KeyRefresh      time.Duration // MANAM_KEY_REFRESH: how often a server reloads signing keys (sees a rotation). Default 30s.
+	GCInterval      time.Duration // MANAM_GC_INTERVAL: how often expired rows are swept. Default 10m; 0 disables.
+	AccessTokenTTL  time.Duration // MANAM_ACCESS_TOKEN_TTL. Default 1h.
+	RefreshTokenTTL time.Duration // MANAM_REFRESH_TOKEN_TTL. Default 720h (30 days).
+	IDTokenTTL      time.Duration // MANAM_ID_TOKEN_TTL. Default 1h.
+
+	Argon2MemoryKiB   int // MANAM_ARGON2_MEMORY_KIB. Default 19456.
+	Argon2Time        int // MANAM_ARGON2_TIME. Default 2.
+	Argon2Parallelism int // MANAM_ARGON2_PARALLELISM. Default 1.
+	HashConcurrency   int // MANAM_HASH_CONCURRENCY: password hashes computed at once. Default: number of CPUs.
+
+	InsecureDebugErrors bool // MANAM_INSECURE_DEBUG_ERRORS: send fosite's debug detail to clients. Development only.
+
+	secretGenerated string // set when the secret was generated: the file it was written to
+}
+
+// setting binds one configuration value to its names.
+type setting struct {
+	flag, env, def, help string
+	set                  func(c *Config, v string) error
+}
+
+func str(dst func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *dst(c) = v; return nil }
+}
+
+func dur(dst func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration such as 30s or 1h, got %q", v)
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+func integer(dst func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("want a non-negative integer, got %q", v)
+		}
+		*dst(c) = n
+		return nil
+	}
+}
+
+func boolean(dst func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		*dst(c) = b
+		return nil
+	}
+}
+
+var settings = []setting{
+	{"issuer", "MANAM_ISSUER", "http://localhost:8080", "issuer URL, exactly as clients see it", str(func(c *Config) *string { return &c.Issuer })},
+	{"addr", "MANAM_ADDR", ":8080", "listen address", str(func(c *Config) *string { return &c.Addr })},
+	{"dsn", "MANAM_DSN", "sqlite:manam.db", "database: sqlite:PATH or mysql://user:pass@tcp(host:port)/db", str(func(c *Config) *string { return &c.DSN })},
+	{"", "MANAM_SECRET", "", "", str(func(c *Config) *string { return &c.Secret })},
+	{"log-level", "MANAM_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
+	{"log-format", "MANAM_LOG_FORMAT", "text", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
+	{"key-alg", "MANAM_KEY_ALG", "RS256", "algorithm of new signing keys: RS256 or ES256", str(func(c *Config) *string { return &c.KeyAlg })},
+	{"key-refresh", "MANAM_KEY_REFRESH", "30s", "how often signing keys are reloaded", dur(func(c *Config) *time.Duration { return &c.KeyRefresh })},
+	{"gc-interval", "MANAM_GC_INTERVAL", "10m", "how often expired rows are swept (0: never)", dur(func(c *Config) *time.Duration { return &c.GCInterval })},
+	{"access-token-ttl", "MANAM_ACCESS_TOKEN_TTL", "1h", "access token lifetime", dur(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
+	{"refresh-token-ttl", "MANAM_REFRESH_TOKEN_TTL", "720h", "refresh token lifetime", dur(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
+	{"id-token-ttl", "MANAM_ID_TOKEN_TTL", "1h", "ID token lifetime", dur(func(c *Config) *time.Duration { return &c.IDTokenTTL })},
+	{"argon2-memory-kib", "MANAM_ARGON2_MEMORY_KIB", "19456", "argon2id memory per hash, KiB", integer(func(c *Config) *int { return &c.Argon2MemoryKiB })},
+	{"argon2-time", "MANAM_ARGON2_TIME", "2", "argon2id passes", integer(func(c *Config) *int { return &c.Argon2Time })},
+	{"argon2-parallelism", "MANAM_ARGON2_PARALLELISM", "1", "argon2id lanes", integer(func(c *Config) *int { return &c.Argon2Parallelism })},
+	{"hash-concurrency", "MANAM_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", integer(func(c *Config) *int { return &c.HashConcurrency })},
+	{"insecure-debug-errors", "MANAM_INSECURE_DEBUG_ERRORS", "false", "send error debug detail to clients (development only)", boolean(func(c *Config) *bool { return &c.InsecureDebugErrors })},
+}
+
+// errUsage marks a problem with how the command was called (exit status 2).
+var errUsage = errors.New("usage")
+
+// loadConfig reads settings from the config file, the environment and the
+// flags already parsed into fset (flags win), and validates them, listing
+// every problem together.
+func loadConfig(fset *flag.FlagSet, getenv func(string) string) (*Config, error) {
+	values := map[string]string{}
+	var errs []error
+	file := getenv("MANAM_CONFIG")
+	if f := fset.Lookup("config"); f != nil && f.Value.String() != "" {
+		file = f.Value.String()
+	}
+	if file != "" {
+		fileVals, err := readConfigFile(file)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for k, v := range fileVals {
+			values[k] = v
+		}
+	}
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" {
+			values[s.env] = v
+		}
+	}
+	fset.Visit(func(f *flag.Flag) {
+		for _, s := range settings {
+			if s.flag == f.Name {
+				values[s.env] = f.Value.String()
+			}
+		}
+	})
+	c := &Config{}
+	for _, s := range settings {
+		v, ok := values[s.env]
+		if !ok {
+			v = s.def
+		}
+		if err := s.set(c, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.env, err))
+		}
+	}
+	errs = append(errs, c.validate()...)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: configuration:\n  %w", errUsage, joinIndented(errs))
+	}
+	return c, nil
+}
+
+func joinIndented(errs []error) error {
+	parts := make([]string, len(errs))
+	for i, e := range errs {
+		parts[i] = e.Error()
+	}
+	return errors.New(strings.Join(parts, "\n  "))
+}
+
+// readConfigFile reads a JSON object keyed by flag name (or environment name).
+func readConfigFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	out := map[string]string{}
+	var errs []error
+	for k, v := range raw {
+		var env string
+		for _, s := range settings {
+			if k == s.flag || k == s.env {
+				env = s.env
+			}
+		}
+		if env == "" {
+			errs = append(errs, fmt.Errorf("config file %s: unknown setting %q", path, k))
+			continue
+		}
+		out[env] = fmt.Sprint(v)
+	}
+	return out, errors.Join(errs...)
+}
+
+func (c *Config) validate() []error {
+	var errs []error
+	p, err := storage.ParseDSN(c.DSN)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("MANAM_DSN: %w", err))
+	}
+	if c.Secret != "" && len(c.Secret) < 32 {
+		errs = append(errs, errors.New("MANAM_SECRET: must be at least 32 characters (openssl rand -base64 32)"))
+	}
+	if c.Secret == "" && err == nil && p.Dialect == storage.MySQL {
+		errs = append(errs, errors.New("MANAM_SECRET: required with MySQL (every replica must share it)"))
+	}
+	if strings.HasSuffix(c.Issuer, "/") || !(strings.HasPrefix(c.Issuer, "http://") || strings.HasPrefix(c.Issuer, "https://")) {
+		errs = append(errs, fmt.Errorf("MANAM_ISSUER: %q must be an http(s) URL without a trailing slash", c.Issuer))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("MANAM_LOG_LEVEL: %q (want debug, info, warn or error)", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("MANAM_LOG_FORMAT: %q (want text or json)", c.LogFormat))
+	}
+	if c.KeyAlg != "RS256" && c.KeyAlg != "ES256" {
+		errs = append(errs, fmt.Errorf("MANAM_KEY_ALG: %q (want RS256 or ES256)", c.KeyAlg))
+	}
+	if c.KeyRefresh < time.Second {
+		errs = append(errs, errors.New("MANAM_KEY_REFRESH: must be at least 1s"))
+	}
+	if c.AccessTokenTTL < time.Minute || c.IDTokenTTL < time.Minute || c.RefreshTokenTTL < time.Minute {
+		errs = append(errs, errors.New("token lifetimes must be at least 1m"))
+	}
+	if c.Argon2MemoryKiB < 8192 || c.Argon2Time < 1 || c.Argon2Parallelism < 1 || c.Argon2Parallelism > 255 {
+		errs = append(errs, errors.New("argon2id: memory ≥ 8192 KiB, time ≥ 1, parallelism 1..255"))
+	}
+	return errs
+}
+
+// logger builds the process logger from the config.
+func (c *Config) logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// resolveSecret returns the system secret: MANAM_SECRET, or (SQLite only)
+// the one kept beside the database file, generated on first use.
+func (c *Config) resolveSecret() ([]byte, error) {
+	if c.Secret != "" {
+		return []byte(c.Secret), nil
+	}
+	p, err := storage.ParseDSN(c.DSN)
+	if err != nil {
+		return nil, err
+	}
+	path := p.Path + ".secret"
+	b, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < 32 {
+			return nil, fmt.Errorf("%s: secret shorter than 32 characters", path)
+		}
+		return []byte(s), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading secret: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	s := base64.RawURLEncoding.EncodeToString(raw)
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("writing secret: %w", err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		// Another process won the race: use its secret.
+		return c.resolveSecret()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("writing secret: %w", err)
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing secret: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing secret: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("writing secret: %w", err)
+	}
+	c.secretGenerated = path
+	return []byte(s), nil
+}

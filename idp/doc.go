@@ -1,0 +1,11 @@
+// Package idp owns the people side of Manam: accounts, credentials,
+// sign-in sessions and consent. Its HTML pages live in idp/pages.
+//
+// The core speaks no HTTP and no SQL: it declares the small stores it
+// consumes (implemented by package storage) and takes its clock, its
+// randomness and its logger from the caller. Every surface (the hosted
+// pages, the OAuth flow, the legacy dialects) calls the same methods.
+//
+// It must not import net/http, gorm, fosite, or any Manam package but
+// storage (for the row types its stores exchange).
+package idp

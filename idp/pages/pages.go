@@ -1,0 +1,245 @@
+package pages
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/manam-id/manam/idp"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// SessionCookie holds a signed-in browser's session token.
+const SessionCookie = "manam_session"
+
+// ErrBadChallenge is what a Flow returns for a challenge it cannot honour
+// (forged, expired, or its tenant gone).
+var ErrBadChallenge = errors.New("pages: bad or expired challenge")
+
+// Flow is what the pages need to know about the authorization request
+// they are part of. The challenge is an opaque, signed value minted by the
+// provider when it sends the browser here.
+type Flow interface {
+	Describe(ctx context.Context, challenge string) (FlowInfo, error)
+}
+
+// FlowInfo describes an authorization request to a page.
+type FlowInfo struct {
+	ClientID   string
+	ClientName string
+	Scopes     []string
+	LoginHint  string
+	// ResumeURL is where the browser goes once the page is done.
+	ResumeURL string
+	// DeniedURL is where it goes when the user refuses consent.
+	DeniedURL string
+}
+
+// Observer is told the outcome of each login attempt ("success", "invalid", "error").
+type Observer func(outcome string)
+
+// Pages renders and serves the hosted pages.
+type Pages struct {
+	svc     *idp.Service
+	flow    Flow
+	csrf    *CSRF
+	secure  bool
+	tpl     *template.Template
+	log     *slog.Logger
+	observe Observer
+}
+
+// Deps are the pages' collaborators.
+type Deps struct {
+	Service *idp.Service
+	Flow    Flow
+	CSRF    *CSRF
+	// Secure marks cookies Secure (the issuer is https).
+	Secure   bool
+	Logger   *slog.Logger
+	Observer Observer
+}
+
+// New parses the templates and returns the pages.
+func New(d Deps) (*Pages, error) {
+	tpl, err := template.ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Observer == nil {
+		d.Observer = func(string) {}
+	}
+	return &Pages{svc: d.Service, flow: d.Flow, csrf: d.CSRF, secure: d.Secure, tpl: tpl, log: d.Logger, observe: d.Observer}, nil
+}
+
+// CSRF is the pages' CSRF guard (the provider's logout form uses it too).
+func (p *Pages) CSRF() *CSRF { return p.csrf }
+
+// render writes a page; a template failure becomes a plain 500 without detail.
+func (p *Pages) render(w http.ResponseWriter, status int, name string, data map[string]any) {
+	var buf bytes.Buffer
+	if err := p.tpl.ExecuteTemplate(&buf, name, data); err != nil {
+		p.log.Error("template failed", "template", name, "err", err)
+		http.Error(w, "Internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// Error renders the error page.
+func (p *Pages) Error(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	p.render(w, status, "error.html", map[string]any{"Title": title, "Message": message, "RequestID": w.Header().Get("X-Request-Id")})
+}
+
+// LogoutConfirm renders the "sign out?" form posting to action with hidden fields.
+func (p *Pages) LogoutConfirm(w http.ResponseWriter, r *http.Request, action, email string, hidden map[string]string) {
+	p.render(w, http.StatusOK, "logout.html", map[string]any{"Title": "Sign out", "Action": action, "Email": email, "Hidden": hidden, "CSRF": p.csrf.Token(w, r)})
+}
+
+// LoggedOut renders the "signed out" page.
+func (p *Pages) LoggedOut(w http.ResponseWriter, r *http.Request) {
+	p.render(w, http.StatusOK, "loggedout.html", map[string]any{"Title": "Signed out"})
+}
+
+// Login serves GET and POST /login.
+func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
+	challenge := r.FormValue("challenge")
+	info, err := p.flow.Describe(r.Context(), challenge)
+	if err != nil {
+		p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in page is no longer valid. Go back to the application and start again.")
+		return
+	}
+	data := map[string]any{"Title": "Sign in", "ClientName": info.ClientName, "Challenge": challenge, "Email": info.LoginHint}
+	if r.Method == http.MethodGet {
+		data["CSRF"] = p.csrf.Token(w, r)
+		p.render(w, http.StatusOK, "login.html", data)
+		return
+	}
+	if !p.csrf.Valid(r) {
+		p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+		return
+	}
+	email := r.PostFormValue("email")
+	data["Email"] = email
+	acct, err := p.svc.Authenticate(r.Context(), email, r.PostFormValue("password"))
+	if errors.Is(err, idp.ErrInvalidCredentials) {
+		p.observe("invalid")
+		data["CSRF"] = p.csrf.Token(w, r)
+		data["Error"] = "Wrong e-mail or password."
+		p.render(w, http.StatusUnauthorized, "login.html", data)
+		return
+	}
+	if err != nil {
+		p.observe("error")
+		p.log.ErrorContext(r.Context(), "login failed", "err", err)
+		p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
+		return
+	}
+	remember := r.PostFormValue("remember") == "1"
+	token, _, err := p.svc.StartSession(r.Context(), acct, []string{"pwd"}, remember)
+	if err != nil {
+		p.observe("error")
+		p.log.ErrorContext(r.Context(), "session start failed", "err", err)
+		p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
+		return
+	}
+	p.observe("success")
+	p.SetSessionCookie(w, token, remember)
+	http.Redirect(w, r, info.ResumeURL, http.StatusSeeOther)
+}
+
+// SetSessionCookie sets the session cookie: a browser-session cookie, or a
+// persistent one for "remember me".
+func (p *Pages) SetSessionCookie(w http.ResponseWriter, token string, remember bool) {
+	c := &http.Cookie{Name: SessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode}
+	if remember {
+		c.MaxAge = int(p.svc.RememberTTL() / time.Second)
+	}
+	http.SetCookie(w, c)
+}
+
+// ClearSessionCookie removes the session cookie.
+func (p *Pages) ClearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+}
+
+// CurrentSession returns the browser's live session, or idp.ErrNoSession.
+func (p *Pages) CurrentSession(r *http.Request) (*idp.Session, error) {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return nil, idp.ErrNoSession
+	}
+	return p.svc.Session(r.Context(), c.Value)
+}
+
+// scopeText says what a scope lets a tenant do.
+var scopeText = map[string]string{
+	"openid":         "Know who you are",
+	"profile":        "See your name and profile",
+	"email":          "See your e-mail address",
+	"phone":          "See your phone number",
+	"offline_access": "Stay signed in while you are away",
+}
+
+// Consent serves GET and POST /consent.
+func (p *Pages) Consent(w http.ResponseWriter, r *http.Request) {
+	challenge := r.FormValue("challenge")
+	info, err := p.flow.Describe(r.Context(), challenge)
+	if err != nil {
+		p.Error(w, r, http.StatusBadRequest, "Link expired", "This page is no longer valid. Go back to the application and start again.")
+		return
+	}
+	sess, err := p.CurrentSession(r)
+	if err != nil {
+		http.Redirect(w, r, info.ResumeURL, http.StatusSeeOther)
+		return
+	}
+	if r.Method == http.MethodGet {
+		var texts []string
+		for _, s := range info.Scopes {
+			if t, ok := scopeText[s]; ok {
+				texts = append(texts, t)
+			} else {
+				texts = append(texts, s)
+			}
+		}
+		email := ""
+		if sess.Account.Email != nil {
+			email = *sess.Account.Email
+		}
+		p.render(w, http.StatusOK, "consent.html", map[string]any{"Title": "Allow access", "ClientName": info.ClientName,
+			"Scopes": texts, "Email": email, "Challenge": challenge, "CSRF": p.csrf.Token(w, r)})
+		return
+	}
+	if !p.csrf.Valid(r) {
+		p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+		return
+	}
+	if r.PostFormValue("action") != "allow" {
+		http.Redirect(w, r, info.DeniedURL, http.StatusSeeOther)
+		return
+	}
+	if err := p.svc.GrantConsent(r.Context(), sess.Account.ID, info.ClientID, info.Scopes); err != nil {
+		p.log.ErrorContext(r.Context(), "saving consent failed", "err", err)
+		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This service is unavailable right now. Please try again in a moment.")
+		return
+	}
+	http.Redirect(w, r, info.ResumeURL, http.StatusSeeOther)
+}

@@ -1,0 +1,324 @@
+package idp
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/manam-id/manam/storage"
+)
+
+// Errors a caller maps to its own surface. Messages shown to users must
+// not tell these apart where that would reveal whether an account exists.
+var (
+	ErrInvalidCredentials = errors.New("idp: invalid e-mail or password")
+	ErrNoSession          = errors.New("idp: no session")
+	ErrInvalidInput       = errors.New("idp: invalid input")
+	ErrExists             = errors.New("idp: account exists")
+)
+
+// AccountStore is what idp needs to read and write accounts.
+type AccountStore interface {
+	CreateAccount(ctx context.Context, a *storage.Account) error
+	AccountByID(ctx context.Context, id string) (*storage.Account, error)
+	AccountByEmail(ctx context.Context, email string) (*storage.Account, error)
+	SetPasswordHash(ctx context.Context, id, hash string) error
+}
+
+// SessionStore keeps sign-in sessions.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s *storage.LoginSession) error
+	SessionByID(ctx context.Context, id string, now time.Time) (*storage.LoginSession, error)
+	DeleteSession(ctx context.Context, id string) error
+	DeleteSessionBySID(ctx context.Context, sid string) error
+}
+
+// ConsentStore keeps what users granted tenants.
+type ConsentStore interface {
+	Consent(ctx context.Context, accountID, clientID string) (*storage.Consent, error)
+	SaveConsent(ctx context.Context, c *storage.Consent) error
+}
+
+// Config tunes the service.
+type Config struct {
+	// SessionTTL is how long a browser session lives without "remember me"
+	// (the cookie itself ends with the browser). Default 12 h.
+	SessionTTL time.Duration
+	// RememberTTL is a remembered session's life. Default 30 days.
+	RememberTTL time.Duration
+}
+
+// Service is the account core.
+type Service struct {
+	accounts AccountStore
+	sessions SessionStore
+	consents ConsentStore
+	pw       *Passwords
+	cfg      Config
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// Deps are the service's collaborators.
+type Deps struct {
+	Accounts  AccountStore
+	Sessions  SessionStore
+	Consents  ConsentStore
+	Passwords *Passwords
+	Now       func() time.Time // default time.Now
+	Logger    *slog.Logger     // default slog.Default()
+}
+
+// New builds the service.
+func New(cfg Config, d Deps) (*Service, error) {
+	if d.Accounts == nil || d.Sessions == nil || d.Consents == nil || d.Passwords == nil {
+		return nil, errors.New("idp: missing dependency")
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.RememberTTL == 0 {
+		cfg.RememberTTL = 30 * 24 * time.Hour
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	return &Service{accounts: d.Accounts, sessions: d.Sessions, consents: d.Consents, pw: d.Passwords, cfg: cfg, now: d.Now, log: d.Logger}, nil
+}
+
+// NewAccount is what creating an account takes.
+type NewAccount struct {
+	Email         string
+	Password      string
+	Name          string
+	EmailVerified bool
+}
+
+// CreateAccount makes a local account.
+func (s *Service) CreateAccount(ctx context.Context, in NewAccount) (*storage.Account, error) {
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.Password) < 8 || len(in.Password) > 128 {
+		return nil, fmt.Errorf("%w: password must be 8 to 128 characters", ErrInvalidInput)
+	}
+	hash, err := s.pw.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	a := &storage.Account{ID: newID(), Email: &email, EmailVerified: in.EmailVerified, PasswordHash: hash, Name: strings.TrimSpace(in.Name), CreatedAt: now, UpdatedAt: now}
+	if err := s.accounts.CreateAccount(ctx, a); err != nil {
+		if errors.Is(err, storage.ErrDuplicate) {
+			return nil, ErrExists
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+// Account loads an account by id.
+func (s *Service) Account(ctx context.Context, id string) (*storage.Account, error) {
+	return s.accounts.AccountByID(ctx, id)
+}
+
+// Authenticate checks an e-mail and password. An unknown e-mail, a wrong
+// password and an account without a usable hash all give
+// ErrInvalidCredentials after the same amount of work.
+func (s *Service) Authenticate(ctx context.Context, email, password string) (*storage.Account, error) {
+	if len(password) > 1024 {
+		return nil, ErrInvalidCredentials
+	}
+	norm, err := NormalizeEmail(email)
+	if err != nil {
+		s.pw.Waste(ctx, password)
+		return nil, ErrInvalidCredentials
+	}
+	a, err := s.accounts.AccountByEmail(ctx, norm)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.pw.Waste(ctx, password)
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok, rehash, err := s.pw.Verify(ctx, a.PasswordHash, password)
+	if errors.Is(err, ErrHashFormat) {
+		s.log.WarnContext(ctx, "account has an unreadable password hash", "account", a.ID)
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrInvalidCredentials
+	}
+	if rehash {
+		if h, err := s.pw.Hash(ctx, password); err == nil {
+			if err := s.accounts.SetPasswordHash(ctx, a.ID, h); err != nil {
+				s.log.WarnContext(ctx, "password hash upgrade failed", "account", a.ID, "err", err)
+			} else {
+				a.PasswordHash = h
+			}
+		}
+	}
+	return a, nil
+}
+
+// Session is a signed-in browser.
+type Session struct {
+	Row     *storage.LoginSession
+	Account *storage.Account
+}
+
+// AMR lists the session's authentication methods (RFC 8176 values).
+func (s *Session) AMR() []string { return strings.Fields(s.Row.AMR) }
+
+// StartSession signs an account in and returns the cookie value (shown
+// once, stored only hashed) and the session.
+func (s *Service) StartSession(ctx context.Context, a *storage.Account, amr []string, remember bool) (string, *Session, error) {
+	token := randomToken(32)
+	now := s.now().UTC()
+	ttl := s.cfg.SessionTTL
+	if remember {
+		ttl = s.cfg.RememberTTL
+	}
+	acr := "0"
+	row := &storage.LoginSession{
+		ID: hashToken(token), SID: randomToken(16), AccountID: a.ID,
+		AuthTime: now.Truncate(time.Second), AMR: strings.Join(amr, " "), ACR: acr,
+		Remember: remember, CreatedAt: now, ExpiresAt: now.Add(ttl), LastSeenAt: now,
+	}
+	if err := s.sessions.CreateSession(ctx, row); err != nil {
+		return "", nil, err
+	}
+	return token, &Session{Row: row, Account: a}, nil
+}
+
+// RememberTTL is how long a remembered session's cookie should last.
+func (s *Service) RememberTTL() time.Duration { return s.cfg.RememberTTL }
+
+// Session resolves a cookie value to its live session.
+func (s *Service) Session(ctx context.Context, token string) (*Session, error) {
+	if token == "" || len(token) > 100 {
+		return nil, ErrNoSession
+	}
+	row, err := s.sessions.SessionByID(ctx, hashToken(token), s.now().UTC())
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.accounts.AccountByID(ctx, row.AccountID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Session{Row: row, Account: a}, nil
+}
+
+// EndSession signs a browser out.
+func (s *Service) EndSession(ctx context.Context, token string) error {
+	if token == "" {
+		return nil
+	}
+	return s.sessions.DeleteSession(ctx, hashToken(token))
+}
+
+// EndSessionBySID signs out the session an ID token's sid names.
+func (s *Service) EndSessionBySID(ctx context.Context, sid string) error {
+	if sid == "" {
+		return nil
+	}
+	return s.sessions.DeleteSessionBySID(ctx, sid)
+}
+
+// HasConsent tells whether the account already granted the client every scope in scopes.
+func (s *Service) HasConsent(ctx context.Context, accountID, clientID string, scopes []string, notBefore time.Time) (bool, error) {
+	c, err := s.consents.Consent(ctx, accountID, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if c.GrantedAt.Before(notBefore) {
+		return false, nil
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(c.Scopes, sc) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// GrantConsent records that the account granted the client scopes (added
+// to what it granted before).
+func (s *Service) GrantConsent(ctx context.Context, accountID, clientID string, scopes []string) error {
+	all := append([]string{}, scopes...)
+	if c, err := s.consents.Consent(ctx, accountID, clientID); err == nil {
+		for _, sc := range c.Scopes {
+			if !slices.Contains(all, sc) {
+				all = append(all, sc)
+			}
+		}
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	slices.Sort(all)
+	return s.consents.SaveConsent(ctx, &storage.Consent{AccountID: accountID, ClientID: clientID, Scopes: all, GrantedAt: s.now().UTC()})
+}
+
+// NormalizeEmail validates an address and lower-cases it.
+func NormalizeEmail(e string) (string, error) {
+	e = strings.TrimSpace(e)
+	if e == "" || len(e) > 254 {
+		return "", fmt.Errorf("%w: e-mail address", ErrInvalidInput)
+	}
+	addr, err := mail.ParseAddress(e)
+	if err != nil || addr.Address != e || addr.Name != "" || !strings.Contains(e[strings.LastIndex(e, "@")+1:], ".") {
+		return "", fmt.Errorf("%w: e-mail address", ErrInvalidInput)
+	}
+	return strings.ToLower(e), nil
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashToken(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:])
+}
+
+// newID is a random UUID (version 4).
+func newID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

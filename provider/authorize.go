@@ -1,0 +1,305 @@
+package provider
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/manam-id/manam/idp"
+	"github.com/manam-id/manam/idp/pages"
+	"github.com/manam-id/manam/storage"
+)
+
+// A challenge carries an authorization request through the login and
+// consent pages: the request's parameters and when it was first seen,
+// signed with a server key, so any replica can resume it and nobody can
+// alter it. When the flow resumes, a session (or consent) at least as new
+// as the challenge satisfies prompt=login, max_age and prompt=consent.
+type challenge struct {
+	Query string `json:"q"`
+	At    int64  `json:"t"`
+}
+
+func (p *Provider) mintChallenge(form url.Values, at time.Time) string {
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(challenge{Query: form.Encode(), At: at.Unix()})
+	b := base64.RawURLEncoding.EncodeToString([]byte(strings.TrimSpace(buf.String())))
+	return b + "." + base64.RawURLEncoding.EncodeToString(p.challengeMAC(b))
+}
+
+func (p *Provider) challengeMAC(body string) []byte {
+	m := hmac.New(sha256.New, p.challenge)
+	m.Write([]byte(body))
+	return m.Sum(nil)
+}
+
+var errBadChallenge = pages.ErrBadChallenge
+
+func (p *Provider) openChallenge(s string) (url.Values, time.Time, error) {
+	body, sig, ok := strings.Cut(s, ".")
+	if !ok || len(s) > 8192 {
+		return nil, time.Time{}, errBadChallenge
+	}
+	mac, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(mac, p.challengeMAC(body)) {
+		return nil, time.Time{}, errBadChallenge
+	}
+	var c challenge
+	if err := decodeSegment(body, &c); err != nil {
+		return nil, time.Time{}, errBadChallenge
+	}
+	at := time.Unix(c.At, 0).UTC()
+	if age := time.Since(at); age > p.cfg.ChallengeLifespan || age < -time.Minute {
+		return nil, time.Time{}, errBadChallenge
+	}
+	form, err := url.ParseQuery(c.Query)
+	if err != nil {
+		return nil, time.Time{}, errBadChallenge
+	}
+	return form, at, nil
+}
+
+// Describe implements pages.Flow.
+func (p *Provider) Describe(ctx context.Context, s string) (pages.FlowInfo, error) {
+	form, _, err := p.openChallenge(s)
+	if err != nil {
+		return pages.FlowInfo{}, err
+	}
+	client, err := p.tenants.Get(ctx, form.Get("client_id"))
+	if err != nil {
+		return pages.FlowInfo{}, errBadChallenge
+	}
+	resume := p.cfg.Issuer + "/oauth2/auth/resume?challenge=" + url.QueryEscape(s)
+	return pages.FlowInfo{
+		ClientID:   client.ID,
+		ClientName: client.Name,
+		Scopes:     strings.Fields(form.Get("scope")),
+		LoginHint:  form.Get("login_hint"),
+		ResumeURL:  resume,
+		DeniedURL:  resume + "&denied=1",
+	}, nil
+}
+
+// authorize serves /oauth2/auth.
+func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
+	p.handleAuthorize(w, r, resumeState{})
+}
+
+// resumeState is what a resumed request knows from its challenge.
+type resumeState struct {
+	resumed bool
+	at      time.Time // when the request was first seen
+	denied  bool
+}
+
+// resume continues an authorization request after the login or consent page.
+func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
+	form, at, err := p.openChallenge(r.URL.Query().Get("challenge"))
+	if err != nil {
+		p.pages.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in is no longer valid. Go back to the application and start again.")
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.Method = http.MethodGet
+	r2.URL.RawQuery = form.Encode()
+	r2.Form, r2.PostForm, r2.Body = nil, nil, http.NoBody
+	p.handleAuthorize(w, r2, resumeState{resumed: true, at: at, denied: r.URL.Query().Get("denied") == "1"})
+}
+
+func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request, rs resumeState) {
+	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		p.pages.Error(w, r, http.StatusBadRequest, "Invalid request", "The request could not be read.")
+		return
+	}
+	if name := repeatedParam(r.Form); name != "" {
+		p.pages.Error(w, r, http.StatusBadRequest, "Invalid request", "The parameter "+name+" was sent more than once.")
+		return
+	}
+	ar, err := p.oauth.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	client, ok := ar.GetClient().(*storage.Client)
+	if !ok {
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithDebug("unexpected client type"))
+		return
+	}
+	if rs.denied {
+		p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+		return
+	}
+	prompt := strings.Fields(ar.GetRequestForm().Get("prompt"))
+	requestedAt := time.Now().UTC().Truncate(time.Second)
+	if rs.resumed {
+		requestedAt = rs.at
+	}
+
+	// Who is signed in, and is that good enough for this request?
+	sess, err := p.pages.CurrentSession(r)
+	if err != nil && !errors.Is(err, idp.ErrNoSession) {
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+		return
+	}
+	needLogin := sess == nil
+	if sess != nil {
+		authTime := sess.Row.AuthTime.UTC()
+		fresh := rs.resumed && !authTime.Before(rs.at)
+		if slices.Contains(prompt, "login") && !fresh {
+			needLogin = true
+		}
+		if ma := ar.GetRequestForm().Get("max_age"); ma != "" && !fresh {
+			secs, err := strconv.ParseInt(ma, 10, 64)
+			if err != nil || secs < 0 {
+				p.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("max_age must be a non-negative integer."))
+				return
+			}
+			if time.Since(authTime) > time.Duration(secs)*time.Second {
+				needLogin = true
+			}
+		}
+	}
+	if needLogin {
+		if slices.Contains(prompt, "none") {
+			p.authorizeError(w, r, ar, fosite.ErrLoginRequired)
+			return
+		}
+		http.Redirect(w, r, "/login?challenge="+url.QueryEscape(p.mintChallenge(ar.GetRequestForm(), requestedAt)), http.StatusSeeOther)
+		return
+	}
+
+	// Consent: always for tenants that are not first-party, and whenever prompt=consent.
+	scopes := ar.GetRequestedScopes()
+	if !client.FirstParty || slices.Contains(prompt, "consent") {
+		notBefore := time.Time{}
+		if slices.Contains(prompt, "consent") {
+			notBefore = requestedAt
+		}
+		has := false
+		if !slices.Contains(prompt, "consent") || rs.resumed {
+			has, err = p.idp.HasConsent(ctx, sess.Account.ID, client.ID, scopes, notBefore)
+			if err != nil {
+				p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+				return
+			}
+		}
+		if !has {
+			if slices.Contains(prompt, "none") {
+				p.authorizeError(w, r, ar, fosite.ErrConsentRequired)
+				return
+			}
+			http.Redirect(w, r, "/consent?challenge="+url.QueryEscape(p.mintChallenge(ar.GetRequestForm(), requestedAt)), http.StatusSeeOther)
+			return
+		}
+	}
+
+	for _, s := range scopes {
+		ar.GrantScope(s)
+	}
+	grantDefaultAudience(ar)
+	fs := p.userSession(ctx, client, sess, ar.GetGrantedScopes(), requestedAt)
+	resp, err := p.oauth.NewAuthorizeResponse(ctx, ar, fs)
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	p.oauth.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// grantDefaultAudience makes the tenant itself the audience of its tokens
+// when it asked for no other (RFC 9068 access tokens need an aud).
+func grantDefaultAudience(r fosite.Requester) {
+	if len(r.GetGrantedAudience()) == 0 {
+		r.GrantAudience(r.GetClient().GetID())
+	}
+}
+
+// userSession builds the fosite session of a signed-in user: ID-token
+// claims now, refreshed from the account at userinfo.
+func (p *Provider) userSession(ctx context.Context, client *storage.Client, sess *idp.Session, granted fosite.Arguments, requestedAt time.Time) *Session {
+	s := NewSession()
+	a := sess.Account
+	s.Subject = a.ID
+	s.ClientID = client.ID
+	c := s.DefaultSession.Claims
+	c.Subject = a.ID
+	c.Issuer = p.cfg.Issuer
+	c.AuthTime = sess.Row.AuthTime.UTC()
+	c.RequestedAt = requestedAt
+	c.AuthenticationMethodsReferences = sess.AMR()
+	c.AuthenticationContextClassReference = sess.Row.ACR
+	c.Extra = map[string]any{"sid": sess.Row.SID}
+	for k, v := range accountClaims(a, granted) {
+		c.Extra[k] = v
+	}
+	s.DefaultSession.Headers = &jwt.Headers{Extra: map[string]any{}}
+	return s
+}
+
+// accountClaims are the standard claims an account yields for the granted scopes.
+func accountClaims(a *storage.Account, granted fosite.Arguments) map[string]any {
+	out := map[string]any{}
+	if granted.Has("profile") {
+		if a.Name != "" {
+			out["name"] = a.Name
+		}
+		out["updated_at"] = a.UpdatedAt.Unix()
+	}
+	if granted.Has("email") && a.Email != nil {
+		out["email"] = *a.Email
+		out["email_verified"] = a.EmailVerified
+	}
+	return out
+}
+
+// authorizeError answers an authorization request that failed: with a
+// redirect to the client when its redirect URI is known and valid, and
+// with an error page otherwise (RFC 6749 §4.1.2.1: never redirect to an
+// unverified URI).
+func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.CodeField >= 500 {
+		p.log.ErrorContext(r.Context(), "authorize failed", "request_id", RequestID(r.Context()), "err", rfc.WithExposeDebug(true).GetDescription(), "cause", errors.Unwrap(err))
+	}
+	if ar != nil && ar.IsRedirectURIValid() {
+		p.oauth.WriteAuthorizeError(r.Context(), w, ar, err)
+		return
+	}
+	status := rfc.CodeField
+	if status == 0 || status >= 500 {
+		status = http.StatusBadRequest
+		if rfc.CodeField >= 500 {
+			status = http.StatusServiceUnavailable
+		}
+	}
+	msg := rfc.GetDescription()
+	if rfc.CodeField >= 500 {
+		msg = "The request could not be completed. Please try again."
+	}
+	p.pages.Error(w, r, status, "The application sent an invalid sign-in request", msg)
+}
+
+// repeatedParam names a parameter sent more than once (RFC 6749 §3.1).
+func repeatedParam(v url.Values) string {
+	for k, vs := range v {
+		if len(vs) > 1 {
+			return k
+		}
+	}
+	return ""
+}

@@ -1,0 +1,269 @@
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/manam-id/manam/idp"
+	"github.com/manam-id/manam/idp/pages"
+	"github.com/manam-id/manam/keys"
+	"github.com/manam-id/manam/storage"
+)
+
+// Config is the provider's part of Manam's configuration.
+type Config struct {
+	// Issuer is the issuer URL exactly as clients see it (no trailing slash).
+	Issuer string
+	// Lifespans; zero means the default in brackets.
+	AccessTokenLifespan  time.Duration // 1 h
+	RefreshTokenLifespan time.Duration // 30 days
+	IDTokenLifespan      time.Duration // 1 h
+	AuthCodeLifespan     time.Duration // 5 min
+	// ChallengeLifespan is how long a login or consent page stays valid. 30 min.
+	ChallengeLifespan time.Duration
+	// InsecureDebugErrors sends fosite's debug detail to clients. Never in production.
+	InsecureDebugErrors bool
+	// MaxBodyBytes caps request bodies. 64 KiB.
+	MaxBodyBytes int64
+}
+
+func (c *Config) defaults() {
+	if c.AccessTokenLifespan == 0 {
+		c.AccessTokenLifespan = time.Hour
+	}
+	if c.RefreshTokenLifespan == 0 {
+		c.RefreshTokenLifespan = 30 * 24 * time.Hour
+	}
+	if c.IDTokenLifespan == 0 {
+		c.IDTokenLifespan = time.Hour
+	}
+	if c.AuthCodeLifespan == 0 {
+		c.AuthCodeLifespan = 5 * time.Minute
+	}
+	if c.ChallengeLifespan == 0 {
+		c.ChallengeLifespan = 30 * time.Minute
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 64 << 10
+	}
+}
+
+// MaxTokenLifetime is the longest a JWT this provider signs stays valid:
+// how long a retired signing key must stay published.
+func (c Config) MaxTokenLifetime() time.Duration {
+	c.defaults()
+	return max(c.AccessTokenLifespan, c.IDTokenLifespan)
+}
+
+// Deps are the provider's collaborators.
+type Deps struct {
+	DB      *storage.DB
+	Keys    *keys.Manager
+	IDP     *idp.Service
+	Secret  []byte // the system secret; subkeys are derived per purpose
+	Logger  *slog.Logger
+	Metrics prometheus.Registerer // nil: a private registry
+}
+
+// Provider serves the OAuth 2.0 / OpenID Connect surface.
+type Provider struct {
+	cfg       Config
+	oauth     fosite.OAuth2Provider
+	store     *storage.FositeStore
+	tenants   *storage.Tenants
+	db        *storage.DB
+	keys      *keys.Manager
+	idp       *idp.Service
+	pages     *pages.Pages
+	signer    *keySigner
+	challenge []byte
+	log       *slog.Logger
+	metrics   *metrics
+	gatherer  prometheus.Gatherer
+	issuerURL *url.URL
+}
+
+// New builds the provider.
+func New(cfg Config, d Deps) (*Provider, error) {
+	cfg.defaults()
+	iss, err := url.Parse(cfg.Issuer)
+	if err != nil || (iss.Scheme != "https" && iss.Scheme != "http") || iss.Host == "" || iss.RawQuery != "" || iss.Fragment != "" || strings.HasSuffix(cfg.Issuer, "/") {
+		return nil, fmt.Errorf("provider: issuer %q must be an absolute http(s) URL without query, fragment or trailing slash", cfg.Issuer)
+	}
+	if d.DB == nil || d.Keys == nil || d.IDP == nil || len(d.Secret) < 32 {
+		return nil, errors.New("provider: missing dependency")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	reg, ok := d.Metrics.(*prometheus.Registry)
+	if d.Metrics == nil || !ok {
+		reg = prometheus.NewRegistry()
+	}
+	p := &Provider{
+		cfg:       cfg,
+		store:     NewStore(d.DB),
+		tenants:   storage.NewTenants(d.DB),
+		db:        d.DB,
+		keys:      d.Keys,
+		idp:       d.IDP,
+		signer:    &keySigner{keys: d.Keys},
+		challenge: keys.Derive(d.Secret, "login challenge"),
+		log:       d.Logger,
+		metrics:   newMetrics(reg),
+		gatherer:  reg,
+		issuerURL: iss,
+	}
+	fc := &fosite.Config{
+		AccessTokenLifespan:         cfg.AccessTokenLifespan,
+		RefreshTokenLifespan:        cfg.RefreshTokenLifespan,
+		AuthorizeCodeLifespan:       cfg.AuthCodeLifespan,
+		IDTokenLifespan:             cfg.IDTokenLifespan,
+		IDTokenIssuer:               cfg.Issuer,
+		AccessTokenIssuer:           cfg.Issuer,
+		TokenURL:                    cfg.Issuer + "/oauth2/token",
+		GlobalSecret:                keys.Derive(d.Secret, "fosite hmac"),
+		SendDebugMessagesToClients:  cfg.InsecureDebugErrors,
+		EnforcePKCEForPublicClients: true,
+		ScopeStrategy:               fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:    fosite.ExactAudienceMatchingStrategy,
+		ClientSecretsHasher:         &secretHasher{key: keys.Derive(d.Secret, "client secrets")},
+		JWTScopeClaimKey:            jwt.JWTScopeFieldString,
+		MinParameterEntropy:         fosite.MinParameterEntropy,
+		RefreshTokenScopes:          []string{"offline_access"},
+		AllowedPromptValues:         []string{"none", "login", "consent"},
+	}
+	hmacStrategy := compose.NewOAuth2HMACStrategy(fc)
+	strategy := &compose.CommonStrategy{
+		CoreStrategy: &tenantStrategy{
+			HMACSHAStrategy: hmacStrategy,
+			jwt:             &oauth2.DefaultJWTStrategy{Signer: p.signer, HMACSHAStrategy: hmacStrategy, Config: fc},
+		},
+		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: p.signer, Config: fc},
+		Signer:                     p.signer,
+	}
+	p.oauth = compose.Compose(fc, p.store, strategy,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+		compose.OAuth2PKCEFactory,
+	)
+	p.pages, err = pages.New(pages.Deps{
+		Service:  d.IDP,
+		Flow:     p,
+		CSRF:     pages.NewCSRF(keys.Derive(d.Secret, "csrf"), iss.Scheme == "https"),
+		Secure:   iss.Scheme == "https",
+		Logger:   d.Logger,
+		Observer: func(outcome string) { p.metrics.logins.WithLabelValues(outcome).Inc() },
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Store is the fosite store (for the sweeper and the legacy dialects).
+func (p *Provider) Store() *storage.FositeStore { return p.store }
+
+// Handler returns every route behind the middleware.
+func (p *Provider) Handler() http.Handler {
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.pages.Error(w, r, http.StatusNotFound, "Not found", "There is no page at this address.")
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
+	})
+	r.Use(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			noteRoute(req)
+			h.ServeHTTP(w, req)
+		})
+	})
+	r.HandleFunc("/.well-known/openid-configuration", p.discovery).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/.well-known/jwks.json", p.jwks).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/oauth2/auth", p.authorize).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/oauth2/auth/resume", p.resume).Methods(http.MethodGet)
+	r.HandleFunc("/oauth2/token", p.token)
+	r.HandleFunc("/oauth2/introspect", p.introspect)
+	r.HandleFunc("/oauth2/revoke", p.revoke)
+	r.HandleFunc("/userinfo", p.userinfo).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/oauth2/logout", p.logout).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/login", p.pages.Login).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/consent", p.pages.Consent).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/healthz", p.healthz).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", p.readyz).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/metrics", p.metricsHandler()).Methods(http.MethodGet)
+	return p.middleware(r)
+}
+
+// Router exposes route templates to the metrics middleware.
+func routeName(r *http.Request) string {
+	if rt := mux.CurrentRoute(r); rt != nil {
+		if t, err := rt.GetPathTemplate(); err == nil {
+			return t
+		}
+	}
+	return "other"
+}
+
+// decodeSegment decodes one base64url JSON segment.
+func decodeSegment(seg string, v any) error {
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// writeJSON writes v as a JSON response that must not be cached.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeJSONError writes an RFC 6749 §5.2 error body.
+func writeJSONError(w http.ResponseWriter, status int, code, description string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
+}
+
+// sha256Hex is a helper for log fields that must not carry secrets.
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return fmt.Sprintf("%x", sum[:6])
+}
+
+// withTimeout bounds a background database check.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d)
+}
+
+// NewStore is the fosite store over db with Manam's session type (for
+// commands that sweep or revoke without serving).
+func NewStore(db *storage.DB) *storage.FositeStore {
+	return storage.NewFositeStore(db, newFositeSession)
+}

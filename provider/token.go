@@ -1,0 +1,89 @@
+package provider
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"github.com/manam-id/manam/storage"
+)
+
+// token serves /oauth2/token: authorization_code, refresh_token and client_credentials.
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method == http.MethodPost {
+		if err := r.ParseForm(); err == nil {
+			if name := repeatedParam(r.PostForm); name != "" {
+				p.oauth.WriteAccessError(ctx, w, nil, fosite.ErrInvalidRequest.WithHintf("The parameter %s was sent more than once.", name))
+				return
+			}
+		}
+	}
+	sess := NewSession()
+	ar, err := p.oauth.NewAccessRequest(ctx, r, sess)
+	if err != nil {
+		p.accessError(w, r, ar, err)
+		return
+	}
+	if ar.GetGrantTypes().ExactOne("client_credentials") {
+		// fosite has checked the scopes against the tenant's; grant them.
+		for _, s := range ar.GetRequestedScopes() {
+			ar.GrantScope(s)
+		}
+		sess.Subject = ar.GetClient().GetID()
+		sess.ClientID = ar.GetClient().GetID()
+		grantDefaultAudience(ar)
+	}
+	resp, err := p.oauth.NewAccessResponse(ctx, ar)
+	if err != nil {
+		p.accessError(w, r, ar, err)
+		return
+	}
+	p.metrics.tokens.WithLabelValues(ar.GetGrantTypes()[0]).Inc()
+	p.oauth.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// accessError writes a token-endpoint error. A lost race on a code or a
+// refresh token is the client's problem (invalid_grant), not a server error.
+func (p *Provider) accessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
+	if errors.Is(err, storage.ErrConflict) {
+		err = fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was used concurrently.")
+	}
+	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
+		p.log.ErrorContext(r.Context(), "token request failed", "request_id", RequestID(r.Context()), "err", rfc.WithExposeDebug(true).GetDescription())
+	}
+	p.oauth.WriteAccessError(r.Context(), w, ar, err)
+}
+
+// introspect serves /oauth2/introspect (RFC 7662). Callers authenticate
+// with client_secret_basic, and a tenant sees only its own tokens: anyone
+// else's is reported inactive.
+func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+		p.oauth.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Authenticate with client_secret_basic."))
+		return
+	}
+	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, NewSession())
+	if err != nil {
+		p.oauth.WriteIntrospectionError(ctx, w, err)
+		return
+	}
+	id, _, _ := r.BasicAuth()
+	caller, _ := url.QueryUnescape(id)
+	if ir.GetAccessRequester().GetClient().GetID() != caller {
+		p.oauth.WriteIntrospectionError(ctx, w, fosite.ErrInactiveToken)
+		return
+	}
+	p.oauth.WriteIntrospectionResponse(ctx, w, ir)
+}
+
+// revoke serves /oauth2/revoke (RFC 7009).
+func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	err := p.oauth.NewRevocationRequest(ctx, r)
+	p.oauth.WriteRevocationResponse(ctx, w, err)
+}

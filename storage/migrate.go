@@ -1,0 +1,117 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// migration is one step of the schema. The first creates the schema from
+// the models as they stood then; every later one is an explicit step.
+type migration struct {
+	version int
+	name    string
+	up      func(tx *gorm.DB) error
+}
+
+var migrations = []migration{
+	{1, "initial schema", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(
+			&Tenant{},
+			&authorizeCodeRow{}, &pkceRow{}, &oidcSessionRow{}, &accessTokenRow{}, &refreshTokenRow{},
+			&Account{}, &LoginSession{}, &Consent{},
+			&SigningKey{},
+		)
+	}},
+}
+
+// SchemaVersion is the version the code expects.
+func SchemaVersion() int { return migrations[len(migrations)-1].version }
+
+// Migrate applies every migration not yet applied, in order, and returns
+// the versions it applied. Re-running is a no-op. On MySQL a named lock
+// keeps replicas starting together from migrating at once.
+func (db *DB) Migrate(ctx context.Context) ([]int, error) {
+	g := db.w.WithContext(ctx)
+	if db.dialect == MySQL {
+		conn, err := db.lockMySQL(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer conn()
+	}
+	if err := g.AutoMigrate(&schemaMigration{}); err != nil {
+		return nil, fmt.Errorf("storage: migrate: %w", err)
+	}
+	var done []schemaMigration
+	if err := g.Find(&done).Error; err != nil {
+		return nil, fmt.Errorf("storage: migrate: read versions: %w", err)
+	}
+	have := map[int]bool{}
+	for _, m := range done {
+		have[m.Version] = true
+	}
+	var applied []int
+	for _, m := range migrations {
+		if have[m.version] {
+			continue
+		}
+		// MySQL commits DDL implicitly, so a migration is not atomic there;
+		// each step is written to be safe to re-run after a failure.
+		err := g.Transaction(func(tx *gorm.DB) error {
+			if err := m.up(tx); err != nil {
+				return err
+			}
+			return tx.Create(&schemaMigration{Version: m.version, Name: m.name, AppliedAt: time.Now().UTC()}).Error
+		})
+		if err != nil {
+			return applied, fmt.Errorf("storage: migration %d (%s): %w", m.version, m.name, err)
+		}
+		applied = append(applied, m.version)
+	}
+	return applied, nil
+}
+
+// CurrentVersion is the newest applied migration (0 for an empty database).
+func (db *DB) CurrentVersion(ctx context.Context) (int, error) {
+	g := db.r.WithContext(ctx)
+	if !g.Migrator().HasTable(&schemaMigration{}) {
+		return 0, nil
+	}
+	var v *int
+	if err := g.Model(&schemaMigration{}).Select("MAX(version)").Scan(&v).Error; err != nil {
+		return 0, fmt.Errorf("storage: schema version: %w", err)
+	}
+	if v == nil {
+		return 0, nil
+	}
+	return *v, nil
+}
+
+// lockMySQL takes the migration lock on a dedicated connection and returns its release.
+func (db *DB) lockMySQL(ctx context.Context) (func(), error) {
+	sqlDB, err := db.w.DB()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("storage: migrate lock: %w", err)
+	}
+	var got *int
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK('manam_migrate', 60)").Scan(&got); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("storage: migrate lock: %w", err)
+	}
+	if got == nil || *got != 1 {
+		conn.Close()
+		return nil, errors.New("storage: migrate lock: another process held it for 60 s")
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('manam_migrate')")
+		conn.Close()
+	}, nil
+}

@@ -1,0 +1,134 @@
+package storage
+
+import "time"
+
+// Tenant is an OAuth client and the legacy tenant it stands for.
+type Tenant struct {
+	ID                     string    `gorm:"primaryKey;size:64"`
+	Name                   string    `gorm:"size:200;not null"`
+	SecretHash             []byte    `gorm:"size:255"`
+	RedirectURIs           []string  `gorm:"serializer:json;type:text"`
+	PostLogoutRedirectURIs []string  `gorm:"serializer:json;type:text"`
+	GrantTypes             []string  `gorm:"serializer:json;type:text"`
+	ResponseTypes          []string  `gorm:"serializer:json;type:text"`
+	Scopes                 []string  `gorm:"serializer:json;type:text"`
+	Public                 bool      `gorm:"not null"`
+	FirstParty             bool      `gorm:"not null"`
+	AccessTokenFormat      string    `gorm:"size:16;not null"`
+	CustomerToken          string    `gorm:"size:64;not null;uniqueIndex"`
+	CreatedAt              time.Time `gorm:"not null"`
+	UpdatedAt              time.Time `gorm:"not null"`
+}
+
+// TableName implements gorm's tabler.
+func (Tenant) TableName() string { return "tenants" }
+
+// TokenRow is one stored fosite request: an authorization code, a PKCE
+// request, an OpenID Connect session, an access token or a refresh token.
+type TokenRow struct {
+	ID                string    `gorm:"primaryKey;size:64"` // hex SHA-256 of the signature
+	RequestID         string    `gorm:"size:64;not null;index"`
+	RequestedAt       time.Time `gorm:"not null"`
+	ClientID          string    `gorm:"size:64;not null;index"`
+	Subject           string    `gorm:"size:255;not null;index"`
+	Scopes            string    `gorm:"type:text"`
+	GrantedScopes     string    `gorm:"type:text"`
+	RequestedAudience string    `gorm:"type:text"`
+	GrantedAudience   string    `gorm:"type:text"`
+	Form              string    `gorm:"type:text"`
+	Session           []byte
+	Active            bool      `gorm:"not null"`
+	AccessID          string    `gorm:"size:64;not null"` // refresh tokens: the access token row issued with it
+	ExpiresAt         time.Time `gorm:"not null;index"`
+}
+
+// The five token tables share one shape; separate types give each its own
+// index names (SQLite's index names are global to the database).
+type (
+	authorizeCodeRow struct{ TokenRow }
+	pkceRow          struct{ TokenRow }
+	oidcSessionRow   struct{ TokenRow }
+	accessTokenRow   struct{ TokenRow }
+	refreshTokenRow  struct{ TokenRow }
+)
+
+const (
+	tableCodes   = "oauth2_authorize_codes"
+	tablePKCE    = "oauth2_pkce_requests"
+	tableOIDC    = "oauth2_oidc_sessions"
+	tableAccess  = "oauth2_access_tokens"
+	tableRefresh = "oauth2_refresh_tokens"
+)
+
+func (authorizeCodeRow) TableName() string { return tableCodes }
+func (pkceRow) TableName() string          { return tablePKCE }
+func (oidcSessionRow) TableName() string   { return tableOIDC }
+func (accessTokenRow) TableName() string   { return tableAccess }
+func (refreshTokenRow) TableName() string  { return tableRefresh }
+
+// Account is a local account.
+type Account struct {
+	ID            string    `gorm:"primaryKey;size:36"`
+	Email         *string   `gorm:"size:320;uniqueIndex"` // lower-cased; nil for accounts without e-mail
+	EmailVerified bool      `gorm:"not null"`
+	PasswordHash  string    `gorm:"size:255;not null"`
+	Name          string    `gorm:"size:200;not null"`
+	CreatedAt     time.Time `gorm:"not null"`
+	UpdatedAt     time.Time `gorm:"not null"`
+}
+
+// TableName implements gorm's tabler.
+func (Account) TableName() string { return "accounts" }
+
+// LoginSession is a signed-in browser: its cookie value is never stored, only a hash.
+type LoginSession struct {
+	ID         string    `gorm:"primaryKey;size:64"` // hex SHA-256 of the cookie value
+	SID        string    `gorm:"column:sid;size:64;not null;uniqueIndex"`
+	AccountID  string    `gorm:"size:36;not null;index"`
+	AuthTime   time.Time `gorm:"not null"`
+	AMR        string    `gorm:"size:100;not null"`
+	ACR        string    `gorm:"size:100;not null"`
+	Remember   bool      `gorm:"not null"`
+	CreatedAt  time.Time `gorm:"not null"`
+	ExpiresAt  time.Time `gorm:"not null;index"`
+	Account    *Account  `gorm:"foreignKey:AccountID;constraint:OnDelete:CASCADE"`
+	LastSeenAt time.Time `gorm:"not null"`
+}
+
+// TableName implements gorm's tabler.
+func (LoginSession) TableName() string { return "login_sessions" }
+
+// Consent is what a user granted a tenant.
+type Consent struct {
+	AccountID string    `gorm:"primaryKey;size:36"`
+	ClientID  string    `gorm:"primaryKey;size:64"`
+	Scopes    []string  `gorm:"serializer:json;type:text"`
+	GrantedAt time.Time `gorm:"not null"`
+	Account   *Account  `gorm:"foreignKey:AccountID;constraint:OnDelete:CASCADE"`
+	Tenant    *Tenant   `gorm:"foreignKey:ClientID;constraint:OnDelete:CASCADE"`
+}
+
+// TableName implements gorm's tabler.
+func (Consent) TableName() string { return "consents" }
+
+// SigningKey is a private signing key, encrypted by package keys.
+type SigningKey struct {
+	KID          string     `gorm:"column:kid;primaryKey;size:64"`
+	Alg          string     `gorm:"size:16;not null"`
+	PrivateKey   []byte     `gorm:"not null"` // sealed by package keys; storage never sees it in the clear
+	CreatedAt    time.Time  `gorm:"not null;index"`
+	RetiredAt    *time.Time // when a newer key took over
+	PublishUntil *time.Time // after this, no token it signed is valid: unpublish and delete
+}
+
+// TableName implements gorm's tabler.
+func (SigningKey) TableName() string { return "signing_keys" }
+
+// schemaMigration records an applied migration.
+type schemaMigration struct {
+	Version   int       `gorm:"primaryKey;autoIncrement:false"`
+	Name      string    `gorm:"size:200;not null"`
+	AppliedAt time.Time `gorm:"not null"`
+}
+
+func (schemaMigration) TableName() string { return "schema_migrations" }

@@ -1,0 +1,280 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialect names the database family behind a DB.
+type Dialect string
+
+// The supported dialects.
+const (
+	SQLite Dialect = "sqlite"
+	MySQL  Dialect = "mysql"
+)
+
+// ErrBadDSN reports a DSN that names no supported backend or is malformed.
+var ErrBadDSN = errors.New("storage: bad DSN")
+
+// DB is an open database: a writer handle used for every write and
+// transaction, and a reader handle for reads outside a transaction (the
+// same pool on MySQL).
+type DB struct {
+	w, r    *gorm.DB
+	dialect Dialect
+	path    string // SQLite file path, "" for MySQL
+}
+
+// ParsedDSN is what a DSN says.
+type ParsedDSN struct {
+	Dialect Dialect
+	// Path is the SQLite file (for SQLite).
+	Path string
+	// Synchronous is the SQLite synchronous pragma ("FULL" unless the DSN says otherwise).
+	Synchronous string
+	// MySQLDSN is the go-sql-driver form (for MySQL).
+	MySQLDSN string
+}
+
+// ParseDSN reads "sqlite:PATH[?synchronous=normal]" or "mysql://user:pass@tcp(host:port)/db[?params]".
+func ParseDSN(dsn string) (ParsedDSN, error) {
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		rest := strings.TrimPrefix(dsn, "sqlite:")
+		rest = strings.TrimPrefix(rest, "//")
+		path, query, _ := strings.Cut(rest, "?")
+		if path == "" {
+			return ParsedDSN{}, fmt.Errorf("%w: sqlite DSN has no file path", ErrBadDSN)
+		}
+		sync := "FULL"
+		if query != "" {
+			q, err := url.ParseQuery(query)
+			if err != nil {
+				return ParsedDSN{}, fmt.Errorf("%w: %v", ErrBadDSN, err)
+			}
+			for k := range q {
+				if k != "synchronous" {
+					return ParsedDSN{}, fmt.Errorf("%w: unknown sqlite option %q", ErrBadDSN, k)
+				}
+			}
+			switch s := strings.ToUpper(q.Get("synchronous")); s {
+			case "FULL", "NORMAL", "EXTRA":
+				sync = s
+			default:
+				return ParsedDSN{}, fmt.Errorf("%w: synchronous must be full, normal or extra", ErrBadDSN)
+			}
+		}
+		return ParsedDSN{Dialect: SQLite, Path: path, Synchronous: sync}, nil
+	case strings.HasPrefix(dsn, "mysql://"):
+		rest := strings.TrimPrefix(dsn, "mysql://")
+		if !strings.Contains(rest, "/") || !strings.Contains(rest, "@") {
+			return ParsedDSN{}, fmt.Errorf("%w: want mysql://user:pass@tcp(host:port)/db", ErrBadDSN)
+		}
+		base, query, _ := strings.Cut(rest, "?")
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return ParsedDSN{}, fmt.Errorf("%w: %v", ErrBadDSN, err)
+		}
+		// Times in UTC, parsed into time.Time; full Unicode.
+		q.Set("parseTime", "true")
+		q.Set("loc", "UTC")
+		if q.Get("charset") == "" {
+			q.Set("charset", "utf8mb4")
+		}
+		return ParsedDSN{Dialect: MySQL, MySQLDSN: base + "?" + q.Encode()}, nil
+	default:
+		return ParsedDSN{}, fmt.Errorf("%w: %q must start with sqlite: or mysql://", ErrBadDSN, redactDSN(dsn))
+	}
+}
+
+// redactDSN hides a password in a DSN for messages.
+func redactDSN(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	if at < 0 {
+		return dsn
+	}
+	head := dsn[:at]
+	if c := strings.LastIndex(head, ":"); c > strings.Index(head, "//") && c >= 0 {
+		return head[:c+1] + "***" + dsn[at:]
+	}
+	return dsn
+}
+
+// Open connects to the database a DSN names. It does not migrate.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	p, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            false,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+	db := &DB{dialect: p.Dialect, path: p.Path}
+	switch p.Dialect {
+	case SQLite:
+		pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+			"&_pragma=synchronous(" + p.Synchronous + ")&_time_format=sqlite"
+		w, err := gorm.Open(sqlite.Open("file:"+p.Path+"?"+pragmas+"&_txlock=immediate"), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("storage: open sqlite %s: %w", p.Path, err)
+		}
+		r, err := gorm.Open(sqlite.Open("file:"+p.Path+"?"+pragmas), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("storage: open sqlite %s: %w", p.Path, err)
+		}
+		wsql, _ := w.DB()
+		wsql.SetMaxOpenConns(1)
+		wsql.SetMaxIdleConns(1)
+		wsql.SetConnMaxLifetime(0)
+		rsql, _ := r.DB()
+		rsql.SetMaxOpenConns(4)
+		rsql.SetMaxIdleConns(4)
+		db.w, db.r = w, r
+	case MySQL:
+		g, err := gorm.Open(mysql.Open(p.MySQLDSN), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("storage: open mysql: %w", err)
+		}
+		s, _ := g.DB()
+		s.SetMaxOpenConns(32)
+		s.SetMaxIdleConns(16)
+		s.SetConnMaxLifetime(5 * time.Minute)
+		db.w, db.r = g, g
+	}
+	if err := db.Ping(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Dialect tells which backend this is.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// SQLitePath is the database file for SQLite, "" otherwise.
+func (db *DB) SQLitePath() string { return db.path }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	s, err := db.r.DB()
+	if err != nil {
+		return fmt.Errorf("storage: ping: %w", err)
+	}
+	if err := s.PingContext(ctx); err != nil {
+		return fmt.Errorf("storage: ping: %w", err)
+	}
+	return nil
+}
+
+// Close releases every connection.
+func (db *DB) Close() error {
+	var errs []error
+	for _, g := range []*gorm.DB{db.w, db.r} {
+		if g == nil {
+			continue
+		}
+		if s, err := g.DB(); err == nil {
+			errs = append(errs, s.Close())
+		}
+		if db.w == db.r {
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type txKey struct{}
+
+// writer is the handle for writes: the transaction in ctx, or the writer.
+func (db *DB) writer(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx
+	}
+	return db.w.WithContext(context.WithoutCancel(ctx))
+}
+
+// reader is the handle for reads: the transaction in ctx (so a transaction
+// sees its own writes and never waits on itself), or the reader pool.
+func (db *DB) reader(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx
+	}
+	return db.r.WithContext(ctx)
+}
+
+// BeginTX starts a transaction and carries it in the returned context
+// (fosite's storage.Transactional). Writes that must complete do not
+// inherit the request's cancellation: a client hanging up mid-commit must
+// not leave the writer connection broken (PERFORMANCE-NOTES).
+func (db *DB) BeginTX(ctx context.Context) (context.Context, error) {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return ctx, errors.New("storage: transaction already open in context")
+	}
+	tx := db.w.WithContext(context.WithoutCancel(ctx)).Begin()
+	if tx.Error != nil {
+		return ctx, fmt.Errorf("storage: begin: %w", tx.Error)
+	}
+	return context.WithValue(ctx, txKey{}, tx), nil
+}
+
+// Commit commits the transaction carried in ctx.
+func (db *DB) Commit(ctx context.Context) error {
+	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	if !ok {
+		return errors.New("storage: commit without transaction")
+	}
+	if err := tx.Commit().Error; err != nil {
+		return fmt.Errorf("storage: commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback abandons the transaction carried in ctx.
+func (db *DB) Rollback(ctx context.Context) error {
+	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	if !ok {
+		return errors.New("storage: rollback without transaction")
+	}
+	if err := tx.Rollback().Error; err != nil && !errors.Is(err, gorm.ErrInvalidTransaction) {
+		return fmt.Errorf("storage: rollback: %w", err)
+	}
+	return nil
+}
+
+// InTx runs fn in a transaction (joining one already in ctx), committing
+// when fn returns nil and rolling back otherwise.
+func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return fn(ctx)
+	}
+	tctx, err := db.BeginTX(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = db.Rollback(tctx)
+			panic(p)
+		}
+		if err != nil {
+			_ = db.Rollback(tctx)
+		}
+	}()
+	if err = fn(tctx); err != nil {
+		return err
+	}
+	return db.Commit(tctx)
+}

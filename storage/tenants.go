@@ -1,0 +1,144 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"gorm.io/gorm"
+)
+
+// ErrNotFound is returned by the non-fosite stores for a missing row.
+// It matches fosite.ErrNotFound too, so callers on either side can test it.
+var ErrNotFound = fmt.Errorf("storage: not found: %w", fosite.ErrNotFound)
+
+// ErrDuplicate reports a unique key already taken.
+var ErrDuplicate = errors.New("storage: already exists")
+
+// Client is the fosite client a tenant stands for.
+type Client struct {
+	fosite.DefaultClient
+	Name                   string
+	FirstParty             bool
+	AccessTokenFormat      string // "opaque" or "jwt"
+	PostLogoutRedirectURIs []string
+}
+
+// ClientFromTenant builds the fosite client of a tenant row.
+func ClientFromTenant(t *Tenant) *Client {
+	return &Client{
+		DefaultClient: fosite.DefaultClient{
+			ID:            t.ID,
+			Secret:        t.SecretHash,
+			RedirectURIs:  t.RedirectURIs,
+			GrantTypes:    t.GrantTypes,
+			ResponseTypes: t.ResponseTypes,
+			Scopes:        t.Scopes,
+			Public:        t.Public,
+			Audience:      []string{t.ID}, // a tenant is the default audience of its own tokens
+		},
+		Name:                   t.Name,
+		FirstParty:             t.FirstParty,
+		AccessTokenFormat:      t.AccessTokenFormat,
+		PostLogoutRedirectURIs: t.PostLogoutRedirectURIs,
+	}
+}
+
+// Tenants stores tenants.
+type Tenants struct{ db *DB }
+
+// NewTenants returns the tenant store over db.
+func NewTenants(db *DB) *Tenants { return &Tenants{db: db} }
+
+// Create inserts a tenant; a taken id or customer token is ErrDuplicate.
+func (s *Tenants) Create(ctx context.Context, t *Tenant) error {
+	if err := s.db.writer(ctx).Create(t).Error; err != nil {
+		if isDuplicate(err) {
+			return fmt.Errorf("tenant %s: %w", t.ID, ErrDuplicate)
+		}
+		return fmt.Errorf("storage: create tenant: %w", err)
+	}
+	return nil
+}
+
+// Get loads a tenant by client id.
+func (s *Tenants) Get(ctx context.Context, id string) (*Tenant, error) {
+	return s.take(ctx, "id = ?", id)
+}
+
+// ByCustomerToken loads a tenant by its legacy tenant key.
+func (s *Tenants) ByCustomerToken(ctx context.Context, token string) (*Tenant, error) {
+	return s.take(ctx, "customer_token = ?", token)
+}
+
+func (s *Tenants) take(ctx context.Context, cond string, arg string) (*Tenant, error) {
+	var t Tenant
+	err := s.db.reader(ctx).Where(cond, arg).Take(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: get tenant: %w", err)
+	}
+	return &t, nil
+}
+
+// List returns every tenant, oldest first.
+func (s *Tenants) List(ctx context.Context) ([]Tenant, error) {
+	var ts []Tenant
+	if err := s.db.reader(ctx).Order("created_at, id").Find(&ts).Error; err != nil {
+		return nil, fmt.Errorf("storage: list tenants: %w", err)
+	}
+	return ts, nil
+}
+
+// Update saves every field of an existing tenant.
+func (s *Tenants) Update(ctx context.Context, t *Tenant) error {
+	t.UpdatedAt = time.Now().UTC()
+	res := s.db.writer(ctx).Model(&Tenant{}).Where("id = ?", t.ID).Select("*").Omit("created_at").Updates(t)
+	if res.Error != nil {
+		if isDuplicate(res.Error) {
+			return fmt.Errorf("tenant %s: %w", t.ID, ErrDuplicate)
+		}
+		return fmt.Errorf("storage: update tenant: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Delete removes a tenant with its tokens and consents, atomically.
+func (s *Tenants) Delete(ctx context.Context, id string) error {
+	return s.db.InTx(ctx, func(ctx context.Context) error {
+		w := s.db.writer(ctx)
+		for _, table := range []string{tableCodes, tablePKCE, tableOIDC, tableAccess, tableRefresh} {
+			if err := w.Table(table).Where("client_id = ?", id).Delete(&TokenRow{}).Error; err != nil {
+				return fmt.Errorf("storage: delete tenant tokens: %w", err)
+			}
+		}
+		if err := w.Where("client_id = ?", id).Delete(&Consent{}).Error; err != nil {
+			return fmt.Errorf("storage: delete tenant consents: %w", err)
+		}
+		res := w.Where("id = ?", id).Delete(&Tenant{})
+		if res.Error != nil {
+			return fmt.Errorf("storage: delete tenant: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
+// isDuplicate recognises a unique-key violation on both backends.
+func isDuplicate(err error) bool {
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "Error 1062")
+}
