@@ -188,7 +188,9 @@ func (a *Admin) Create(ctx context.Context, spec TenantSpec) (*Created, error) {
 }
 
 // Get loads a tenant.
-func (a *Admin) Get(ctx context.Context, id string) (*storage.Tenant, error) { return a.tenants.Get(ctx, id) }
+func (a *Admin) Get(ctx context.Context, id string) (*storage.Tenant, error) {
+	return a.tenants.Get(ctx, id)
+}
 
 // List lists tenants.
 func (a *Admin) List(ctx context.Context) ([]storage.Tenant, error) { return a.tenants.List(ctx) }
