@@ -144,6 +144,16 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request, rs re
 		p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
 		return
 	}
+	if err := checkPKCEParams(ar); err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	if ma := ar.GetRequestForm().Get("max_age"); ma != "" {
+		if secs, err := strconv.ParseInt(ma, 10, 64); err != nil || secs < 0 {
+			p.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("max_age must be a non-negative integer."))
+			return
+		}
+	}
 	prompt := strings.Fields(ar.GetRequestForm().Get("prompt"))
 	requestedAt := time.Now().UTC().Truncate(time.Second)
 	if rs.resumed {
@@ -164,11 +174,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request, rs re
 			needLogin = true
 		}
 		if ma := ar.GetRequestForm().Get("max_age"); ma != "" && !fresh {
-			secs, err := strconv.ParseInt(ma, 10, 64)
-			if err != nil || secs < 0 {
-				p.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("max_age must be a non-negative integer."))
-				return
-			}
+			secs, _ := strconv.ParseInt(ma, 10, 64)
 			if time.Since(authTime) > time.Duration(secs)*time.Second {
 				needLogin = true
 			}

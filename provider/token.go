@@ -20,6 +20,15 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 				p.oauth.WriteAccessError(ctx, w, nil, fosite.ErrInvalidRequest.WithHintf("The parameter %s was sent more than once.", name))
 				return
 			}
+			if gt := r.PostForm.Get("grant_type"); gt != "" && !supportedGrant(gt) {
+				p.oauth.WriteAccessError(ctx, w, nil, fosite.ErrUnsupportedGrantType)
+				return
+			}
+			if !hasClientAuth(r.Header.Get("Authorization"), r.PostForm) {
+				w.Header().Set("WWW-Authenticate", `Basic realm="manam"`)
+				p.oauth.WriteAccessError(ctx, w, nil, fosite.ErrInvalidClient.WithHint("No client authentication was included."))
+				return
+			}
 		}
 	}
 	sess := NewSession()
@@ -84,6 +93,17 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 // revoke serves /oauth2/revoke (RFC 7009).
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if r.Method == http.MethodPost {
+		if err := r.ParseForm(); err == nil && !hasClientAuth(r.Header.Get("Authorization"), r.PostForm) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="manam"`)
+			p.oauth.WriteRevocationResponse(ctx, w, fosite.ErrInvalidClient.WithHint("No client authentication was included."))
+			return
+		}
+	}
 	err := p.oauth.NewRevocationRequest(ctx, r)
 	p.oauth.WriteRevocationResponse(ctx, w, err)
+}
+
+func supportedGrant(g string) bool {
+	return g == "authorization_code" || g == "refresh_token" || g == "client_credentials"
 }

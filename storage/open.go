@@ -278,3 +278,19 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err
 	}
 	return db.Commit(tctx)
 }
+
+// RowCounts counts the rows of every table (diagnostics, and tests that
+// assert a failed request wrote nothing).
+func (db *DB) RowCounts(ctx context.Context) (map[string]int64, error) {
+	tables := []string{Tenant{}.TableName(), tableCodes, tablePKCE, tableOIDC, tableAccess, tableRefresh,
+		Account{}.TableName(), LoginSession{}.TableName(), Consent{}.TableName(), SigningKey{}.TableName()}
+	out := make(map[string]int64, len(tables))
+	for _, t := range tables {
+		var n int64
+		if err := db.reader(ctx).Table(t).Count(&n).Error; err != nil {
+			return nil, fmt.Errorf("storage: count %s: %w", t, err)
+		}
+		out[t] = n
+	}
+	return out, nil
+}

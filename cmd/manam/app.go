@@ -58,6 +58,7 @@ func (a *app) providerConfig() provider.Config {
 		AccessTokenLifespan:  a.cfg.AccessTokenTTL,
 		RefreshTokenLifespan: a.cfg.RefreshTokenTTL,
 		IDTokenLifespan:      a.cfg.IDTokenTTL,
+		AuthCodeLifespan:     a.cfg.AuthCodeTTL,
 		InsecureDebugErrors:  a.cfg.InsecureDebugErrors,
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -33,6 +35,7 @@ Usage:
   manam user create --email E --password P [--name N] [--json]
   manam keys list [--json]
   manam keys rotate [--alg RS256|ES256] [--json]
+  manam healthcheck                   exit 0 when the local server is ready (for container healthchecks)
 
 Every command reads the MANAM_* environment variables (see README.md); the
 flags --issuer, --addr, --dsn, --config and the other settings override them.
@@ -92,6 +95,8 @@ func (e *cmdEnv) dispatch(args []string) error {
 		return e.user(args)
 	case "keys":
 		return e.keysCmd(args)
+	case "healthcheck":
+		return e.healthcheck(args)
 	case "help", "-h", "--help":
 		fmt.Fprint(e.out, usage)
 		return nil
@@ -489,4 +494,33 @@ func (e *cmdEnv) keysCmd(args []string) error {
 		rows = append(rows, []string{r.KID, r.Alg, state, r.CreatedAt})
 	}
 	return e.table([]string{"KID", "ALG", "STATE", "CREATED"}, rows)
+}
+
+// healthcheck asks the server on MANAM_ADDR (on loopback) whether it is ready.
+func (e *cmdEnv) healthcheck(args []string) error {
+	fs := newFlags("healthcheck")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(fs, e.getenv)
+	if err != nil {
+		return err
+	}
+	_, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("%w: MANAM_ADDR %q: %v", errUsage, cfg.Addr, err)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/readyz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("not ready: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("not ready: status %d", resp.StatusCode)
+	}
+	fmt.Fprintln(e.out, "ready")
+	return nil
 }

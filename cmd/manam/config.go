@@ -37,6 +37,7 @@ type Config struct {
 	AccessTokenTTL  time.Duration // MANAM_ACCESS_TOKEN_TTL. Default 1h.
 	RefreshTokenTTL time.Duration // MANAM_REFRESH_TOKEN_TTL. Default 720h (30 days).
 	IDTokenTTL      time.Duration // MANAM_ID_TOKEN_TTL. Default 1h.
+	AuthCodeTTL     time.Duration // MANAM_AUTH_CODE_TTL: authorization code lifetime. Default 5m.
 
 	Argon2MemoryKiB   int // MANAM_ARGON2_MEMORY_KIB. Default 19456.
 	Argon2Time        int // MANAM_ARGON2_TIME. Default 2.
@@ -104,6 +105,7 @@ var settings = []setting{
 	{"access-token-ttl", "MANAM_ACCESS_TOKEN_TTL", "1h", "access token lifetime", dur(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
 	{"refresh-token-ttl", "MANAM_REFRESH_TOKEN_TTL", "720h", "refresh token lifetime", dur(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
 	{"id-token-ttl", "MANAM_ID_TOKEN_TTL", "1h", "ID token lifetime", dur(func(c *Config) *time.Duration { return &c.IDTokenTTL })},
+	{"auth-code-ttl", "MANAM_AUTH_CODE_TTL", "5m", "authorization code lifetime", dur(func(c *Config) *time.Duration { return &c.AuthCodeTTL })},
 	{"argon2-memory-kib", "MANAM_ARGON2_MEMORY_KIB", "19456", "argon2id memory per hash, KiB", integer(func(c *Config) *int { return &c.Argon2MemoryKiB })},
 	{"argon2-time", "MANAM_ARGON2_TIME", "2", "argon2id passes", integer(func(c *Config) *int { return &c.Argon2Time })},
 	{"argon2-parallelism", "MANAM_ARGON2_PARALLELISM", "1", "argon2id lanes", integer(func(c *Config) *int { return &c.Argon2Parallelism })},
@@ -229,6 +231,9 @@ func (c *Config) validate() []error {
 	}
 	if c.AccessTokenTTL < time.Minute || c.IDTokenTTL < time.Minute || c.RefreshTokenTTL < time.Minute {
 		errs = append(errs, errors.New("token lifetimes must be at least 1m"))
+	}
+	if c.AuthCodeTTL < time.Second || c.AuthCodeTTL > 10*time.Minute {
+		errs = append(errs, errors.New("MANAM_AUTH_CODE_TTL: between 1s and 10m (RFC 6749 §4.1.2)"))
 	}
 	if c.Argon2MemoryKiB < 8192 || c.Argon2Time < 1 || c.Argon2Parallelism < 1 || c.Argon2Parallelism > 255 {
 		errs = append(errs, errors.New("argon2id: memory ≥ 8192 KiB, time ≥ 1, parallelism 1..255"))
