@@ -1,0 +1,150 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "manam.json")
+	_ = os.WriteFile(file, []byte(`{"issuer":"https://file.example","addr":":7000","gc-interval":"1m","MANAM_KEY_ALG":"ES256"}`), 0o600)
+	cases := []struct {
+		name  string
+		env   map[string]string
+		flags []string
+		check func(*testing.T, *Config)
+	}{
+		{"defaults", nil, nil, func(t *testing.T, c *Config) {
+			if c.Issuer != "http://localhost:8080" || c.Addr != ":8080" || c.DSN != "sqlite:manam.db" || c.KeyAlg != "RS256" || c.AuthCodeTTL != 5*time.Minute {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{"file", map[string]string{"MANAM_CONFIG": file}, nil, func(t *testing.T, c *Config) {
+			if c.Issuer != "https://file.example" || c.Addr != ":7000" || c.GCInterval != time.Minute || c.KeyAlg != "ES256" {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{"environment over file", map[string]string{"MANAM_CONFIG": file, "MANAM_ADDR": ":7001"}, nil, func(t *testing.T, c *Config) {
+			if c.Addr != ":7001" || c.Issuer != "https://file.example" {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{"flag over environment", map[string]string{"MANAM_ADDR": ":7001"}, []string{"--addr", ":7002", "--config", file}, func(t *testing.T, c *Config) {
+			if c.Addr != ":7002" || c.Issuer != "https://file.example" {
+				t.Fatalf("%+v", c)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := newFlags("serve")
+			if _, err := parse(fs, tc.flags); err != nil {
+				t.Fatal(err)
+			}
+			c, err := loadConfig(fs, envOf(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestConfigReportsEveryProblem(t *testing.T) {
+	env := map[string]string{
+		"MANAM_ISSUER": "ftp://x/", "MANAM_DSN": "mysql://u:p@tcp(h:1)/d", "MANAM_LOG_LEVEL": "loud",
+		"MANAM_KEY_ALG": "HS256", "MANAM_GC_INTERVAL": "soon", "MANAM_ARGON2_MEMORY_KIB": "10", "MANAM_SECRET": "",
+	}
+	_, err := loadConfig(newFlags("serve"), envOf(env))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"MANAM_ISSUER", "MANAM_SECRET: required with MySQL", "MANAM_LOG_LEVEL", "MANAM_KEY_ALG", "MANAM_GC_INTERVAL", "argon2id"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "u:p@") {
+		t.Error("error leaks the DSN password")
+	}
+	// A config file with an unknown key is refused too.
+	dir := t.TempDir()
+	f := filepath.Join(dir, "c.json")
+	_ = os.WriteFile(f, []byte(`{"isuer":"typo"}`), 0o600)
+	if _, err := loadConfig(newFlags("serve"), envOf(map[string]string{"MANAM_CONFIG": f})); err == nil || !strings.Contains(err.Error(), "isuer") {
+		t.Fatalf("unknown setting: %v", err)
+	}
+}
+
+func TestSecretGeneratedOnceBesideSQLite(t *testing.T) {
+	dir := t.TempDir()
+	c := &Config{DSN: "sqlite:" + filepath.Join(dir, "m.db")}
+	s1, err := c.resolveSecret()
+	if err != nil || len(s1) < 32 || c.secretGenerated == "" {
+		t.Fatalf("generate: %v", err)
+	}
+	st, _ := os.Stat(filepath.Join(dir, "m.db.secret"))
+	if st == nil || st.Mode().Perm() != 0o600 {
+		t.Fatal("secret file missing or readable by others")
+	}
+	c2 := &Config{DSN: c.DSN}
+	s2, err := c2.resolveSecret()
+	if err != nil || string(s1) != string(s2) || c2.secretGenerated != "" {
+		t.Fatal("second start did not reuse the secret")
+	}
+}
+
+func TestCLI(t *testing.T) {
+	srv := &testServer{env: map[string]string{"MANAM_DSN": "sqlite:" + t.TempDir() + "/cli.db", "MANAM_SECRET": testSecret}}
+	var created tenant
+	_ = json.Unmarshal([]byte(srv.cli(t, "tenant", "create", "--name", "CLI", "--redirect-uri", "https://a.example/cb", "--json")), &created)
+	if created.ClientID == "" || len(created.ClientSecret) < 43 || created.CustomerToken == "" {
+		t.Fatalf("create: %+v", created)
+	}
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		contains string
+	}{
+		{"list json", []string{"tenant", "list", "--json"}, 0, created.ClientID},
+		{"list table", []string{"tenant", "list"}, 0, "CLIENT_ID"},
+		{"show", []string{"tenant", "show", created.ClientID, "--json"}, 0, `"first_party": false`},
+		{"update", []string{"tenant", "update", created.ClientID, "--first-party", "--json"}, 0, `"updated": true`},
+		{"update shows", []string{"tenant", "show", created.ClientID, "--json"}, 0, `"first_party": true`},
+		{"update invalid", []string{"tenant", "update", created.ClientID, "--redirect-uri", "http://evil.example/"}, 2, ""},
+		{"rotate secret", []string{"tenant", "rotate-secret", created.ClientID, "--json"}, 0, "client_secret"},
+		{"show unknown", []string{"tenant", "show", "nope"}, 2, ""},
+		{"create invalid", []string{"tenant", "create", "--name", "X"}, 2, ""},
+		{"unknown command", []string{"frobnicate"}, 2, ""},
+		{"unknown flag", []string{"tenant", "list", "--bogus"}, 2, ""},
+		{"user create", []string{"user", "create", "--email", "U@Example.com", "--password", "long enough pw", "--json"}, 0, `"u@example.com"`},
+		{"user duplicate", []string{"user", "create", "--email", "u@example.com", "--password", "long enough pw"}, 2, ""},
+		{"user short password", []string{"user", "create", "--email", "v@example.com", "--password", "short"}, 2, ""},
+		{"keys list", []string{"keys", "list", "--json"}, 0, `"active": true`},
+		{"keys rotate", []string{"keys", "rotate", "--json"}, 0, `"alg": "RS256"`},
+		{"keys rotate bad alg", []string{"keys", "rotate", "--alg", "HS256"}, 2, ""},
+		{"migrate", []string{"migrate"}, 0, "version 1"},
+		{"gc", []string{"gc"}, 0, "deleted"},
+		{"delete", []string{"tenant", "delete", created.ClientID}, 0, "deleted"},
+		{"delete again", []string{"tenant", "delete", created.ClientID}, 2, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code, errOut := srv.cliCode(tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.contains) {
+				t.Fatalf("exit %d (want %d), out %q, err %q", code, tc.code, out, errOut)
+			}
+			if strings.Contains(tc.name, "json") && code == 0 && !json.Valid([]byte(out)) {
+				t.Fatalf("--json printed more than one JSON value: %q", out)
+			}
+		})
+	}
+}
