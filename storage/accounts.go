@@ -70,7 +70,7 @@ func (s *Accounts) SetPasswordHash(ctx context.Context, id, hash string) error {
 
 // CreateSession inserts a login session.
 func (s *Accounts) CreateSession(ctx context.Context, ls *LoginSession) error {
-	if err := s.db.writer(ctx).Create(ls).Error; err != nil {
+	if err := s.db.write(ctx, func(g *gorm.DB) error { return g.Create(ls).Error }); err != nil {
 		return fmt.Errorf("storage: create session: %w", err)
 	}
 	return nil
@@ -91,7 +91,7 @@ func (s *Accounts) SessionByID(ctx context.Context, id string, now time.Time) (*
 
 // DeleteSession ends a login session (by the hash of its cookie).
 func (s *Accounts) DeleteSession(ctx context.Context, id string) error {
-	if err := s.db.writer(ctx).Where("id = ?", id).Delete(&LoginSession{}).Error; err != nil {
+	if err := s.db.write(ctx, func(g *gorm.DB) error { return g.Where("id = ?", id).Delete(&LoginSession{}).Error }); err != nil {
 		return fmt.Errorf("storage: delete session: %w", err)
 	}
 	return nil
@@ -99,7 +99,7 @@ func (s *Accounts) DeleteSession(ctx context.Context, id string) error {
 
 // DeleteSessionBySID ends a login session by its public sid.
 func (s *Accounts) DeleteSessionBySID(ctx context.Context, sid string) error {
-	if err := s.db.writer(ctx).Where("sid = ?", sid).Delete(&LoginSession{}).Error; err != nil {
+	if err := s.db.write(ctx, func(g *gorm.DB) error { return g.Where("sid = ?", sid).Delete(&LoginSession{}).Error }); err != nil {
 		return fmt.Errorf("storage: delete session: %w", err)
 	}
 	return nil

@@ -78,6 +78,9 @@ func (s *FositeStore) getClient(ctx context.Context, id string) (*Client, error)
 	if id == "" || len(id) > 64 {
 		return nil, fosite.ErrNotFound
 	}
+	if c, ok := s.db.clients.get(id); ok {
+		return c, nil
+	}
 	var t Tenant
 	err := s.db.reader(ctx).Where("id = ?", id).Take(&t).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -86,7 +89,9 @@ func (s *FositeStore) getClient(ctx context.Context, id string) (*Client, error)
 	if err != nil {
 		return nil, fmt.Errorf("storage: get client: %w", err)
 	}
-	return ClientFromTenant(&t), nil
+	c := ClientFromTenant(&t)
+	s.db.clients.put(id, c)
+	return c, nil
 }
 
 // ClientAssertionJWTValid implements fosite.ClientManager. Manam accepts
@@ -123,7 +128,7 @@ func (s *FositeStore) create(ctx context.Context, table, signature string, req f
 	if sub := req.GetSession(); sub != nil {
 		row.Subject = sub.GetSubject()
 	}
-	if err := s.db.writer(ctx).Table(table).Create(&row).Error; err != nil {
+	if err := s.db.write(ctx, func(g *gorm.DB) error { return g.Table(table).Create(&row).Error }); err != nil {
 		return fmt.Errorf("storage: create %s: %w", table, err)
 	}
 	return nil
@@ -198,7 +203,9 @@ func fields(s string) fosite.Arguments {
 }
 
 func (s *FositeStore) delete(ctx context.Context, table, signature string) error {
-	if err := s.db.writer(ctx).Table(table).Where("id = ?", key(signature)).Delete(&TokenRow{}).Error; err != nil {
+	if err := s.db.write(ctx, func(g *gorm.DB) error {
+		return g.Table(table).Where("id = ?", key(signature)).Delete(&TokenRow{}).Error
+	}); err != nil {
 		return fmt.Errorf("storage: delete %s: %w", table, err)
 	}
 	return nil
@@ -227,11 +234,16 @@ func (s *FositeStore) GetAuthorizeCodeSession(ctx context.Context, signature str
 // InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
 // Only one caller can invalidate a code: the loser of a race gets ErrConflict.
 func (s *FositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
-	res := s.db.writer(ctx).Table(tableCodes).Where("id = ? AND active = ?", key(signature), true).Update("active", false)
-	if res.Error != nil {
-		return fmt.Errorf("storage: invalidate code: %w", res.Error)
+	var n int64
+	err := s.db.write(ctx, func(g *gorm.DB) error {
+		res := g.Table(tableCodes).Where("id = ? AND active = ?", key(signature), true).Update("active", false)
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return fmt.Errorf("storage: invalidate code: %w", err)
 	}
-	if res.RowsAffected == 0 {
+	if n == 0 {
 		return fmt.Errorf("authorization code already used: %w", ErrConflict)
 	}
 	return nil
@@ -307,7 +319,9 @@ func (s *FositeStore) DeleteAccessTokenSession(ctx context.Context, signature st
 // RevokeAccessToken implements oauth2.TokenRevocationStorage: every access
 // token of the request goes.
 func (s *FositeStore) RevokeAccessToken(ctx context.Context, requestID string) error {
-	if err := s.db.writer(ctx).Table(tableAccess).Where("request_id = ?", requestID).Delete(&TokenRow{}).Error; err != nil {
+	if err := s.db.write(ctx, func(g *gorm.DB) error {
+		return g.Table(tableAccess).Where("request_id = ?", requestID).Delete(&TokenRow{}).Error
+	}); err != nil {
 		return fmt.Errorf("storage: revoke access tokens: %w", err)
 	}
 	return nil
@@ -343,7 +357,9 @@ func (s *FositeStore) DeleteRefreshTokenSession(ctx context.Context, signature s
 // refresh token of the request (the whole rotation family) becomes
 // inactive. Rows are kept until they expire so a later reuse is recognised.
 func (s *FositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	if err := s.db.writer(ctx).Table(tableRefresh).Where("request_id = ?", requestID).Update("active", false).Error; err != nil {
+	if err := s.db.write(ctx, func(g *gorm.DB) error {
+		return g.Table(tableRefresh).Where("request_id = ?", requestID).Update("active", false).Error
+	}); err != nil {
 		return fmt.Errorf("storage: revoke refresh tokens: %w", err)
 	}
 	return nil

@@ -98,6 +98,7 @@ func (s *Tenants) List(ctx context.Context) ([]Tenant, error) {
 // Update saves every field of an existing tenant.
 func (s *Tenants) Update(ctx context.Context, t *Tenant) error {
 	t.UpdatedAt = time.Now().UTC()
+	defer s.db.clients.forget(t.ID)
 	res := s.db.writer(ctx).Model(&Tenant{}).Where("id = ?", t.ID).Select("*").Omit("created_at").Updates(t)
 	if res.Error != nil {
 		if isDuplicate(res.Error) {
@@ -113,6 +114,7 @@ func (s *Tenants) Update(ctx context.Context, t *Tenant) error {
 
 // Delete removes a tenant with its tokens and consents, atomically.
 func (s *Tenants) Delete(ctx context.Context, id string) error {
+	defer s.db.clients.forget(id)
 	return s.db.InTx(ctx, func(ctx context.Context) error {
 		w := s.db.writer(ctx)
 		for _, table := range []string{tableCodes, tablePKCE, tableOIDC, tableAccess, tableRefresh} {

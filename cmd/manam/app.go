@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"time"
 
@@ -178,6 +179,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, ln net.Listener) 
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.DebugAddr != "" {
+		go serveDebug(bg, cfg.DebugAddr, log)
+	}
 	log.Info("manam serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", string(a.db.Dialect()))
 	select {
 	case err := <-errc:
@@ -195,4 +199,21 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, ln net.Listener) 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serveDebug serves pprof on its own listener (MANAM_DEBUG_ADDR), never on the public one.
+func serveDebug(ctx context.Context, addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	log.Warn("pprof debug listener on", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("debug listener failed", "err", err)
+	}
 }

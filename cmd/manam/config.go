@@ -44,6 +44,8 @@ type Config struct {
 	Argon2Parallelism int // MANAM_ARGON2_PARALLELISM. Default 1.
 	HashConcurrency   int // MANAM_HASH_CONCURRENCY: password hashes computed at once. Default: number of CPUs.
 
+	DebugAddr string // MANAM_DEBUG_ADDR: if set, serve Go's pprof on this address (keep it on loopback). Default off.
+
 	InsecureDebugErrors bool // MANAM_INSECURE_DEBUG_ERRORS: send fosite's debug detail to clients. Development only.
 
 	secretGenerated string // set when the secret was generated: the file it was written to
@@ -110,6 +112,7 @@ var settings = []setting{
 	{"argon2-time", "MANAM_ARGON2_TIME", "2", "argon2id passes", integer(func(c *Config) *int { return &c.Argon2Time })},
 	{"argon2-parallelism", "MANAM_ARGON2_PARALLELISM", "1", "argon2id lanes", integer(func(c *Config) *int { return &c.Argon2Parallelism })},
 	{"hash-concurrency", "MANAM_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", integer(func(c *Config) *int { return &c.HashConcurrency })},
+	{"debug-addr", "MANAM_DEBUG_ADDR", "", "serve pprof on this address (loopback only)", str(func(c *Config) *string { return &c.DebugAddr })},
 	{"insecure-debug-errors", "MANAM_INSECURE_DEBUG_ERRORS", "false", "send error debug detail to clients (development only)", boolean(func(c *Config) *bool { return &c.InsecureDebugErrors })},
 }
 
