@@ -20,6 +20,7 @@ func NewAccounts(db *DB) *Accounts { return &Accounts{db: db} }
 
 // CreateAccount inserts an account; a taken e-mail is ErrDuplicate.
 func (s *Accounts) CreateAccount(ctx context.Context, a *Account) error {
+	a.CreatedAt, a.UpdatedAt = utc(a.CreatedAt), utc(a.UpdatedAt)
 	if a.Email != nil {
 		e := strings.ToLower(*a.Email)
 		a.Email = &e
@@ -70,6 +71,7 @@ func (s *Accounts) SetPasswordHash(ctx context.Context, id, hash string) error {
 
 // CreateSession inserts a login session.
 func (s *Accounts) CreateSession(ctx context.Context, ls *LoginSession) error {
+	ls.AuthTime, ls.CreatedAt, ls.ExpiresAt, ls.LastSeenAt = utc(ls.AuthTime), utc(ls.CreatedAt), utc(ls.ExpiresAt), utc(ls.LastSeenAt)
 	if err := s.db.write(ctx, func(g *gorm.DB) error { return g.Create(ls).Error }); err != nil {
 		return fmt.Errorf("storage: create session: %w", err)
 	}
@@ -79,7 +81,7 @@ func (s *Accounts) CreateSession(ctx context.Context, ls *LoginSession) error {
 // SessionByID loads an unexpired login session by the hash of its cookie.
 func (s *Accounts) SessionByID(ctx context.Context, id string, now time.Time) (*LoginSession, error) {
 	var ls LoginSession
-	err := s.db.reader(ctx).Where("id = ? AND expires_at > ?", id, now).Take(&ls).Error
+	err := s.db.reader(ctx).Where("id = ? AND expires_at > ?", id, utc(now)).Take(&ls).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}
@@ -128,6 +130,7 @@ func (s *Accounts) Consent(ctx context.Context, accountID, clientID string) (*Co
 
 // SaveConsent records (or replaces) what an account granted a tenant.
 func (s *Accounts) SaveConsent(ctx context.Context, c *Consent) error {
+	c.GrantedAt = utc(c.GrantedAt)
 	err := s.db.writer(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "account_id"}, {Name: "client_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"scopes", "granted_at"}),

@@ -24,6 +24,7 @@ func (s *SigningKeys) ListKeys(ctx context.Context) ([]SigningKey, error) {
 // AddKey stores a new key and retires the keys before it, atomically: the
 // retired ones stay published until publishUntil.
 func (s *SigningKeys) AddKey(ctx context.Context, k *SigningKey, publishUntil time.Time) error {
+	k.CreatedAt, publishUntil = utc(k.CreatedAt), utc(publishUntil)
 	return s.db.InTx(ctx, func(ctx context.Context) error {
 		w := s.db.writer(ctx)
 		now := k.CreatedAt
@@ -40,7 +41,7 @@ func (s *SigningKeys) AddKey(ctx context.Context, k *SigningKey, publishUntil ti
 
 // DeleteUnpublished removes retired keys whose tokens have all expired.
 func (s *SigningKeys) DeleteUnpublished(ctx context.Context, now time.Time) (int64, error) {
-	res := s.db.writer(ctx).Where("retired_at IS NOT NULL AND publish_until < ?", now).Delete(&SigningKey{})
+	res := s.db.writer(ctx).Where("retired_at IS NOT NULL AND publish_until < ?", utc(now)).Delete(&SigningKey{})
 	if res.Error != nil {
 		return 0, fmt.Errorf("storage: delete old keys: %w", res.Error)
 	}

@@ -19,7 +19,7 @@ type migration struct {
 
 var migrations = []migration{
 	{1, "initial schema", func(tx *gorm.DB) error {
-		return tx.AutoMigrate(
+		return tableOptions(tx).AutoMigrate(
 			&Tenant{},
 			&authorizeCodeRow{}, &pkceRow{}, &oidcSessionRow{}, &accessTokenRow{}, &refreshTokenRow{},
 			&Account{}, &LoginSession{}, &Consent{},
@@ -43,7 +43,7 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 		}
 		defer conn()
 	}
-	if err := g.AutoMigrate(&schemaMigration{}); err != nil {
+	if err := tableOptions(g).AutoMigrate(&schemaMigration{}); err != nil {
 		return nil, fmt.Errorf("storage: migrate: %w", err)
 	}
 	var done []schemaMigration
@@ -114,4 +114,14 @@ func (db *DB) lockMySQL(ctx context.Context) (func(), error) {
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('manam_migrate')")
 		conn.Close()
 	}, nil
+}
+
+// tableOptions makes MySQL tables compare text byte for byte: identifiers,
+// token keys and (already lower-cased) e-mail addresses must not match
+// case- or accent-insensitively, as MySQL's default collations would.
+func tableOptions(g *gorm.DB) *gorm.DB {
+	if g.Dialector.Name() == "mysql" {
+		return g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+	}
+	return g
 }

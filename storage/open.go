@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -36,6 +37,8 @@ type DB struct {
 
 	clients          *clientCache  // tenants loaded recently (see ClientCacheTTL)
 	batch            *batcher      // SQLite group commit
+	closeOnce        sync.Once
+	closeErr         error
 	stopCkpt, ckDone chan struct{} // SQLite background checkpoints
 }
 
@@ -92,6 +95,8 @@ func ParseDSN(dsn string) (ParsedDSN, error) {
 		// Times in UTC, parsed into time.Time; full Unicode.
 		q.Set("parseTime", "true")
 		q.Set("loc", "UTC")
+		// RowsAffected counts matched rows, as on SQLite (MySQL counts changed ones).
+		q.Set("clientFoundRows", "true")
 		if q.Get("charset") == "" {
 			q.Set("charset", "utf8mb4")
 		}
@@ -130,7 +135,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	switch p.Dialect {
 	case SQLite:
 		pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
-			"&_pragma=synchronous(" + p.Synchronous + ")&_time_format=sqlite"
+			"&_pragma=synchronous(" + p.Synchronous + ")"
+		// No _time_format: the driver's default is SQLite's own format, and
+		// glebarez/go-sqlite v1.21 ignores every parameter after _time_format
+		// (so _txlock would silently not apply). Times are stored in UTC
+		// (see utc), so they compare correctly as text.
 		w, err := gorm.Open(sqlite.Open("file:"+p.Path+"?"+pragmas+"&_txlock=immediate"), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("storage: open sqlite %s: %w", p.Path, err)
@@ -190,8 +199,13 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close releases every connection.
+// Close releases every connection. Closing twice is harmless.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { db.closeErr = db.close() })
+	return db.closeErr
+}
+
+func (db *DB) close() error {
 	if db.batch != nil {
 		db.batch.close()
 		close(db.stopCkpt)

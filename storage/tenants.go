@@ -55,6 +55,7 @@ func NewTenants(db *DB) *Tenants { return &Tenants{db: db} }
 
 // Create inserts a tenant; a taken id or customer token is ErrDuplicate.
 func (s *Tenants) Create(ctx context.Context, t *Tenant) error {
+	t.CreatedAt, t.UpdatedAt = utc(t.CreatedAt), utc(t.UpdatedAt)
 	if err := s.db.writer(ctx).Create(t).Error; err != nil {
 		if isDuplicate(err) {
 			return fmt.Errorf("tenant %s: %w", t.ID, ErrDuplicate)
@@ -144,3 +145,7 @@ func isDuplicate(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "Error 1062")
 }
+
+// utc is how every time reaches the database: SQLite compares stored times
+// as text, which is only right when they share one zone.
+func utc(t time.Time) time.Time { return t.UTC() }

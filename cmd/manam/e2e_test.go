@@ -169,6 +169,17 @@ func testEndToEnd(t *testing.T, be backend) {
 		if ui.Email != alice || !ui.EmailVerified || ui.Subject == "" {
 			t.Fatalf("userinfo %+v", ui)
 		}
+		// POST with the token in the body (OIDC Core §5.3.1, RFC 6750 §2.2).
+		resp, err := http.PostForm(srv.URL+"/userinfo", url.Values{"access_token": {tok.AccessToken}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || got["sub"] != ui.Subject || got["name"] != "Alice Liddell" {
+			t.Fatalf("POST userinfo: %d %v", resp.StatusCode, got)
+		}
 	})
 
 	t.Run("introspection is limited to the token's tenant", func(t *testing.T) {
