@@ -35,8 +35,8 @@ type DB struct {
 	dialect Dialect
 	path    string // SQLite file path, "" for MySQL
 
-	clients          *clientCache  // tenants loaded recently (see ClientCacheTTL)
-	batch            *batcher      // SQLite group commit
+	clients          *clientCache // tenants loaded recently (see ClientCacheTTL)
+	batch            *batcher     // SQLite group commit
 	closeOnce        sync.Once
 	closeErr         error
 	stopCkpt, ckDone chan struct{} // SQLite background checkpoints
