@@ -128,7 +128,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	cfg := &gorm.Config{
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
-		PrepareStmt:            false,
+		PrepareStmt:            true, // the same few statements run all day: parse them once per connection
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	}
 	db := &DB{dialect: p.Dialect, path: p.Path, clients: newClientCache(ClientCacheTTL, time.Now)}
