@@ -389,6 +389,10 @@ func (s *FositeStore) RotateRefreshToken(ctx context.Context, requestID, signatu
 // tokens become inactive, access tokens are deleted. Used on password
 // change and recovery.
 func (s *FositeStore) RevokeSubject(ctx context.Context, subject string) error {
+	if subject == "" {
+		// Client-credentials tokens have the tenant as subject; "" would match nothing sane.
+		return errors.New("storage: revoke subject: empty subject")
+	}
 	return s.db.InTx(ctx, func(ctx context.Context) error {
 		w := s.db.writer(ctx)
 		if err := w.Table(tableRefresh).Where("subject = ?", subject).Update("active", false).Error; err != nil {

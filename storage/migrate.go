@@ -43,34 +43,37 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 		}
 		defer conn()
 	}
-	if err := tableOptions(g).AutoMigrate(&schemaMigration{}); err != nil {
+	// On SQLite every step runs in a BEGIN IMMEDIATE transaction (DDL is
+	// transactional there), so a second process migrating the same file
+	// waits, then finds the step done. MySQL commits DDL implicitly, so its
+	// steps are not atomic; the named lock above serialises processes and
+	// each step is written to be safe to re-run after a failure.
+	if err := g.Transaction(func(tx *gorm.DB) error { return tableOptions(tx).AutoMigrate(&schemaMigration{}) }); err != nil {
 		return nil, fmt.Errorf("storage: migrate: %w", err)
-	}
-	var done []schemaMigration
-	if err := g.Find(&done).Error; err != nil {
-		return nil, fmt.Errorf("storage: migrate: read versions: %w", err)
-	}
-	have := map[int]bool{}
-	for _, m := range done {
-		have[m.Version] = true
 	}
 	var applied []int
 	for _, m := range migrations {
-		if have[m.version] {
-			continue
-		}
-		// MySQL commits DDL implicitly, so a migration is not atomic there;
-		// each step is written to be safe to re-run after a failure.
+		ran := false
 		err := g.Transaction(func(tx *gorm.DB) error {
+			var n int64
+			if err := tx.Model(&schemaMigration{}).Where("version = ?", m.version).Count(&n).Error; err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
 			if err := m.up(tx); err != nil {
 				return err
 			}
+			ran = true
 			return tx.Create(&schemaMigration{Version: m.version, Name: m.name, AppliedAt: time.Now().UTC()}).Error
 		})
 		if err != nil {
 			return applied, fmt.Errorf("storage: migration %d (%s): %w", m.version, m.name, err)
 		}
-		applied = append(applied, m.version)
+		if ran {
+			applied = append(applied, m.version)
+		}
 	}
 	return applied, nil
 }
@@ -102,7 +105,8 @@ func (db *DB) lockMySQL(ctx context.Context) (func(), error) {
 		return nil, fmt.Errorf("storage: migrate lock: %w", err)
 	}
 	var got *int
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK('manam_migrate', 60)").Scan(&got); err != nil {
+	// The lock is per database: other databases on the server migrate independently.
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(CONCAT('manam_migrate.', DATABASE()), 60)").Scan(&got); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("storage: migrate lock: %w", err)
 	}
@@ -111,7 +115,7 @@ func (db *DB) lockMySQL(ctx context.Context) (func(), error) {
 		return nil, errors.New("storage: migrate lock: another process held it for 60 s")
 	}
 	return func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('manam_migrate')")
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(CONCAT('manam_migrate.', DATABASE()))")
 		conn.Close()
 	}, nil
 }
