@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -128,23 +127,22 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	cfg := &gorm.Config{
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
-		PrepareStmt:            true, // the same few statements run all day: parse them once per connection
+		PrepareStmt:            false,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	}
 	db := &DB{dialect: p.Dialect, path: p.Path, clients: newClientCache(ClientCacheTTL, time.Now)}
 	switch p.Dialect {
 	case SQLite:
-		pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
-			"&_pragma=synchronous(" + p.Synchronous + ")"
-		// No _time_format: the driver's default is SQLite's own format, and
-		// glebarez/go-sqlite v1.21 ignores every parameter after _time_format
-		// (so _txlock would silently not apply). Times are stored in UTC
-		// (see utc), so they compare correctly as text.
-		w, err := gorm.Open(sqlite.Open("file:"+p.Path+"?"+pragmas+"&_txlock=immediate"), cfg)
+		// The writer caches prepared statements (the same few inserts run
+		// all day); readers do not: with mattn's driver a cached query kept
+		// its read transaction, and so a stale snapshot, open.
+		wcfg := *cfg
+		wcfg.PrepareStmt = true
+		w, err := gorm.Open(sqliteDialector(p.Path, p.Synchronous, true), &wcfg)
 		if err != nil {
 			return nil, fmt.Errorf("storage: open sqlite %s: %w", p.Path, err)
 		}
-		r, err := gorm.Open(sqlite.Open("file:"+p.Path+"?"+pragmas), cfg)
+		r, err := gorm.Open(sqliteDialector(p.Path, p.Synchronous, false), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("storage: open sqlite %s: %w", p.Path, err)
 		}

@@ -182,7 +182,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, ln net.Listener) 
 	if cfg.DebugAddr != "" {
 		go serveDebug(bg, cfg.DebugAddr, log)
 	}
-	log.Info("manam serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", string(a.db.Dialect()))
+	dbinfo := string(a.db.Dialect())
+	if a.db.Dialect() == storage.SQLite {
+		dbinfo += ", " + storage.SQLiteDriver
+	}
+	log.Info("manam serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", dbinfo)
 	select {
 	case err := <-errc:
 		return err
