@@ -18,16 +18,23 @@ run: build
 
 # Every test: unit, conformance, end-to-end. MySQL/MariaDB too when
 # MANAM_TEST_MYSQL_DSN is set (MANAM_TEST_REQUIRE_MYSQL=1 makes its absence fail).
+# The storage and end-to-end tests run a second time against the optional
+# cgo SQLite driver (-tags sqlite_cgo) when a C compiler is available.
 test:
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	@if command -v "$$($(GO) env CC)" >/dev/null 2>&1; then \
+		echo "go test -tags sqlite_cgo (cgo SQLite driver)"; \
+		CGO_ENABLED=1 $(GO) test -tags sqlite_cgo -count=1 -timeout 20m ./storage/... ./cmd/manam; \
+	else echo "no C compiler: cgo SQLite driver not tested"; fi
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
 # Load test against the real server on loopback; prints req/s, p50, p99 and
-# ratios to a trivial handler measured in the same run.
+# ratios to a trivial handler measured in the same run (MySQL too when
+# MANAM_TEST_MYSQL_DSN is set). Flags: make bench BENCHFLAGS='-c 32 -d 10s -scenarios cc-opaque'.
 bench: build
-	$(GO) run ./cmd/manambench
+	$(GO) run ./cmd/manambench -bin $(BIN) $(BENCHFLAGS)
 
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
