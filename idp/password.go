@@ -44,11 +44,17 @@ func NewPasswords(p Argon2Params, concurrency int) (*Passwords, error) {
 		return nil, errors.New("idp: hash concurrency must be ≥ 1")
 	}
 	pw := &Passwords{p: p, slots: make(chan struct{}, concurrency)}
-	d, err := pw.Hash(context.Background(), "manam: a password no account has")
-	if err != nil {
+	// The dummy costs exactly what a real hash costs to verify (same
+	// parameters) and matches no password; it needs no argon2 run to make,
+	// so start-up does not allocate MemoryKiB.
+	salt, sum := make([]byte, 16), make([]byte, 32)
+	if _, err := rand.Read(salt); err != nil {
 		return nil, err
 	}
-	pw.dummy = d
+	if _, err := rand.Read(sum); err != nil {
+		return nil, err
+	}
+	pw.dummy = pw.format(p, salt, sum)
 	return pw, nil
 }
 
@@ -74,9 +80,14 @@ func (pw *Passwords) Hash(ctx context.Context, password string) (string, error) 
 	}
 	sum := argon2.IDKey([]byte(password), salt, pw.p.Time, pw.p.MemoryKiB, pw.p.Parallelism, 32)
 	pw.release()
+	return pw.format(pw.p, salt, sum), nil
+}
+
+// format writes a PHC-format argon2id hash.
+func (pw *Passwords) format(p Argon2Params, salt, sum []byte) string {
 	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, pw.p.MemoryKiB, pw.p.Time, pw.p.Parallelism,
-		b64.EncodeToString(salt), b64.EncodeToString(sum)), nil
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Parallelism,
+		b64.EncodeToString(salt), b64.EncodeToString(sum))
 }
 
 // Verify checks password against a stored hash (argon2id, or bcrypt as the

@@ -126,3 +126,19 @@ func TestNormalizeEmail(t *testing.T) {
 		})
 	}
 }
+
+// TestWasteCostsAVerification: the dummy used for unknown accounts has the
+// live parameters, so it costs a full verification, and matches nothing.
+func TestWasteCostsAVerification(t *testing.T) {
+	pw, err := NewPasswords(testParams, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, _, err := parseArgon2(pw.dummy)
+	if err != nil || p != testParams {
+		t.Fatalf("dummy %q has parameters %+v, %v", pw.dummy, p, err)
+	}
+	if ok, _, err := pw.Verify(context.Background(), pw.dummy, ""); ok || err != nil {
+		t.Fatal("the dummy hash matched")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/manam-id/manam/idp"
@@ -159,6 +160,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, ln net.Listener) 
 	if err != nil {
 		return err
 	}
+	// Start-up (migrations, key loading, template parsing) leaves garbage
+	// that would otherwise sit in the idle footprint until the first GC.
+	debug.FreeOSMemory()
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	a.background(bg, s)
