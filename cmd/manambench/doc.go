@@ -32,7 +32,7 @@
 //	             nonce), then POST /oauth2/token grant_type=authorization_code;
 //	             one "flow" per iteration, an ID token required
 //
-// The server runs with MANAM_KEY_ALG=RS256; before the load, the ID token
+// The server runs with MANAM_KEY_ALG=RS256 (-alg ES256 to compare); before the load, the ID token
 // and the JWT access token of one flow are checked against the JWKS (alg,
 // signature, issuer, audience, nonce).
 //

@@ -21,16 +21,18 @@ func main() { os.Exit(run()) }
 
 // options are the command-line settings.
 type options struct {
-	bin       string
-	workers   int
-	dur       time.Duration
-	warmup    time.Duration
-	settle    time.Duration
-	scenarios []string
-	mysqlDSN  string
-	asJSON    bool
-	keep      bool
-	logLevel  string
+	bin        string
+	workers    int
+	dur        time.Duration
+	warmup     time.Duration
+	settle     time.Duration
+	scenarios  []string
+	mysqlDSN   string
+	asJSON     bool
+	keep       bool
+	logLevel   string
+	sqliteOpts string
+	alg        string
 }
 
 // bench is one invocation: its options, where it reports, what it found.
@@ -56,6 +58,8 @@ func run() int {
 	fs.StringVar(&opt.mysqlDSN, "mysql", "", "MySQL/MariaDB server to run on too, mysql://user:pass@tcp(host:port)/db (default $MANAM_TEST_MYSQL_DSN; unset: SQLite only)")
 	fs.BoolVar(&opt.asJSON, "json", false, "print the results as JSON on stdout (the report then goes to stderr)")
 	fs.BoolVar(&opt.keep, "keep", false, "keep the temporary directory (SQLite database)")
+	fs.StringVar(&opt.alg, "alg", "RS256", "signing algorithm of the server's keys (MANAM_KEY_ALG): RS256 or ES256")
+	fs.StringVar(&opt.sqliteOpts, "sqlite-options", "", "options appended to the SQLite DSN, e.g. synchronous=normal")
 	fs.StringVar(&opt.logLevel, "server-log-level", "warn", "the server's MANAM_LOG_LEVEL (its log is printed at the end)")
 	fs.StringVar(&trivialAddr, "trivial-server", "", "")
 	fs.Usage = func() {
@@ -241,6 +245,9 @@ func (b *bench) runBackend(ctx context.Context, name string) (br backendResult) 
 	switch name {
 	case "sqlite":
 		dsn = "sqlite:" + filepath.Join(b.tmp, "bench.db")
+		if b.opt.sqliteOpts != "" {
+			dsn += "?" + b.opt.sqliteOpts
+		}
 	case "mysql":
 		d, drop, err := createMySQL(ctx, b.opt.mysqlDSN)
 		if err != nil {
@@ -265,7 +272,7 @@ func (b *bench) runBackend(ctx context.Context, name string) (br backendResult) 
 	if err != nil {
 		return fail(err)
 	}
-	env := manamEnv(addr, dsn, "bench-"+randToken(30), b.opt.logLevel)
+	env := manamEnv(addr, dsn, "bench-"+randToken(30), b.opt.logLevel, b.opt.alg)
 	origin := "http://" + addr
 	b.logf("%s: starting %s serve on %s (%s)", name, filepath.Base(b.opt.bin), addr, br.DSN)
 	p, err := startProc("manam serve", b.opt.bin, []string{"serve"}, env)

@@ -167,10 +167,11 @@ func freeAddr() (string, error) {
 
 // manamEnv is the environment of the server and of the seeding commands:
 // this process's environment without any MANAM_* variable, plus ours.
-func manamEnv(addr, dsn, secret, logLevel string) []string {
+func manamEnv(addr, dsn, secret, logLevel, alg string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MANAM_") {
+		// MANAM_DEBUG_ADDR passes through, to profile the server under load.
+		if !strings.HasPrefix(kv, "MANAM_") || strings.HasPrefix(kv, "MANAM_DEBUG_ADDR=") {
 			env = append(env, kv)
 		}
 	}
@@ -181,7 +182,7 @@ func manamEnv(addr, dsn, secret, logLevel string) []string {
 		"MANAM_SECRET="+secret,
 		"MANAM_LOG_LEVEL="+logLevel,
 		"MANAM_GC_INTERVAL=0",
-		"MANAM_KEY_ALG=RS256",
+		"MANAM_KEY_ALG="+alg,
 	)
 }
 
