@@ -46,10 +46,13 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 # Runs each fuzz target briefly (FUZZTIME each).
+FUZZPKGS  := ./provider/ ./storage/ ./idp/
 fuzz:
-	@for target in $$($(GO) test -list '^Fuzz' ./provider/ | grep ^Fuzz); do \
-		echo "fuzz provider $$target"; \
-		$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) ./provider/ || exit 1; \
+	@for pkg in $(FUZZPKGS); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
+			echo "fuzz $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
 	done
 
 clean:

@@ -142,3 +142,20 @@ func TestWasteCostsAVerification(t *testing.T) {
 		t.Fatal("the dummy hash matched")
 	}
 }
+
+// FuzzParseArgon2: a stored hash string never panics the parser, and what
+// it accepts has bounded cost parameters (a hostile row cannot make a
+// verification allocate gigabytes).
+func FuzzParseArgon2(f *testing.F) {
+	f.Add("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$c3Vtc3Vtc3Vtc3Vtc3Vtc3Vtc3Vtc3Vtc3Vtc3U")
+	f.Add("$argon2id$v=19$m=1,t=1,p=1$$")
+	f.Fuzz(func(t *testing.T, h string) {
+		p, salt, sum, err := parseArgon2(h)
+		if err != nil {
+			return
+		}
+		if p.MemoryKiB > 4*1024*1024 || p.Time < 1 || p.Time > 100 || p.Parallelism < 1 || len(salt) < 8 || len(sum) < 16 || len(sum) > 64 {
+			t.Fatalf("accepted %q as %+v", h, p)
+		}
+	})
+}
