@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"html"
@@ -21,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"
+	"github.com/manam-id/manam/storage/storagetest"
 )
 
 // backend is a database the end-to-end tests run on.
@@ -31,45 +28,21 @@ type backend struct {
 }
 
 // e2eBackends is SQLite always, and MySQL/MariaDB when MANAM_TEST_MYSQL_DSN
-// is set (mysql://user:pass@tcp(host:port)/db). With MANAM_TEST_REQUIRE_MYSQL=1
-// a missing DSN fails instead of skipping.
+// is set; with MANAM_TEST_REQUIRE_MYSQL=1 a missing DSN fails instead of
+// skipping (the storage suite's own rules, see storagetest).
 func e2eBackends(t *testing.T) []backend {
-	bs := []backend{{"sqlite", func(t *testing.T) string { return "sqlite:" + t.TempDir() + "/manam.db" }}}
-	base := os.Getenv("MANAM_TEST_MYSQL_DSN")
-	if base == "" {
-		if os.Getenv("MANAM_TEST_REQUIRE_MYSQL") == "1" {
-			t.Fatal("MANAM_TEST_REQUIRE_MYSQL=1 but MANAM_TEST_MYSQL_DSN is not set")
+	var bs []backend
+	for _, b := range storagetest.Backends() {
+		if b.Name == "mysql" && os.Getenv(storagetest.EnvMySQLDSN) == "" {
+			if os.Getenv(storagetest.EnvRequireMySQL) == "1" {
+				t.Fatalf("%s=1 but %s is not set", storagetest.EnvRequireMySQL, storagetest.EnvMySQLDSN)
+			}
+			t.Logf("%s not set: MySQL backend skipped", storagetest.EnvMySQLDSN)
+			continue
 		}
-		t.Log("MANAM_TEST_MYSQL_DSN not set: MySQL backend skipped")
-		return bs
+		bs = append(bs, backend{b.Name, func(t *testing.T) string { return b.NewDSN(t) }})
 	}
-	return append(bs, backend{"mysql", func(t *testing.T) string { return freshMySQL(t, base) }})
-}
-
-// freshMySQL creates a database for one test and drops it afterwards.
-func freshMySQL(t *testing.T, base string) string {
-	t.Helper()
-	rest := strings.TrimPrefix(base, "mysql://")
-	slash := strings.LastIndex(rest, "/")
-	if slash < 0 {
-		t.Fatalf("bad MANAM_TEST_MYSQL_DSN %q", base)
-	}
-	server := rest[:slash+1]
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "manam_e2e_" + hex.EncodeToString(b)
-	db, err := sql.Open("mysql", server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
-		t.Fatalf("create database: %v (is MariaDB running?)", err)
-	}
-	t.Cleanup(func() {
-		_, _ = db.Exec("DROP DATABASE " + name)
-		db.Close()
-	})
-	return "mysql://" + server + name
+	return bs
 }
 
 // syncBuffer is a goroutine-safe log sink.
