@@ -26,6 +26,9 @@ var migrations = []migration{
 			&SigningKey{},
 		)
 	}},
+	{2, "outbox for mail and SMS", func(tx *gorm.DB) error {
+		return tableOptions(tx).AutoMigrate(&OutboxMessage{})
+	}},
 }
 
 // SchemaVersion is the version the code expects.

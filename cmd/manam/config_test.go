@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/manam-id/manam/storage"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -131,7 +134,7 @@ func TestCLI(t *testing.T) {
 		{"keys list", []string{"keys", "list", "--json"}, 0, `"active": true`},
 		{"keys rotate", []string{"keys", "rotate", "--json"}, 0, `"alg": "RS256"`},
 		{"keys rotate bad alg", []string{"keys", "rotate", "--alg", "HS256"}, 2, ""},
-		{"migrate", []string{"migrate"}, 0, "version 1"},
+		{"migrate", []string{"migrate"}, 0, fmt.Sprintf("version %d", storage.SchemaVersion())},
 		{"gc", []string{"gc"}, 0, "deleted"},
 		{"delete", []string{"tenant", "delete", created.ClientID}, 0, "deleted"},
 		{"delete again", []string{"tenant", "delete", created.ClientID}, 2, ""},
