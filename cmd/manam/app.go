@@ -2,17 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"time"
 
 	"github.com/manam-id/manam/idp"
+	"github.com/manam-id/manam/idp/delivery"
 	"github.com/manam-id/manam/keys"
 	"github.com/manam-id/manam/provider"
 	"github.com/manam-id/manam/storage"
@@ -108,9 +112,25 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	return &server{handler: prov.Handler(), keys: km, prov: prov}, nil
 }
 
-// background runs key refresh and garbage collection until ctx ends.
-func (a *app) background(ctx context.Context, s *server) {
+// background runs key refresh, outbox delivery and garbage collection until ctx ends.
+func (a *app) background(ctx context.Context, s *server) error {
 	go s.keys.Run(ctx, a.cfg.KeyRefresh)
+	mail, sms, err := a.cfg.senders(a.log)
+	if err != nil {
+		return err
+	}
+	if a.cfg.SMTPURL == "log" || a.cfg.SMSURL == "log" {
+		a.log.Warn("mail or SMS delivery is set to log: messages, with their links and codes, go to this log (development only)",
+			"MANAM_SMTP_URL", a.cfg.SMTPURL == "log", "MANAM_SMS_URL", a.cfg.SMSURL == "log")
+	}
+	host, _ := os.Hostname()
+	w, err := delivery.NewWorker(storage.NewOutbox(a.db), mail, sms, delivery.WorkerOptions{
+		Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomSuffix()), From: a.cfg.mailFrom(), Logger: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	go w.Run(ctx)
 	if a.cfg.GCInterval > 0 {
 		go func() {
 			t := time.NewTicker(a.cfg.GCInterval)
@@ -129,6 +149,13 @@ func (a *app) background(ctx context.Context, s *server) {
 			}
 		}()
 	}
+	return nil
+}
+
+func randomSuffix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // sweep deletes expired rows in batches of 500 until none are left (or 100 batches).
@@ -136,6 +163,17 @@ func (a *app) sweep(ctx context.Context, st *storage.FositeStore, km *keys.Manag
 	var total int64
 	for range 100 {
 		n, err := st.Sweep(ctx, 500, time.Hour)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	// Delivered and given-up mail is kept a week for support questions.
+	for range 100 {
+		n, err := storage.NewOutbox(a.db).SweepSent(ctx, time.Now().Add(-7*24*time.Hour), 500)
 		total += n
 		if err != nil {
 			return total, err
@@ -165,7 +203,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, ln net.Listener) 
 	debug.FreeOSMemory()
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
-	a.background(bg, s)
+	if err := a.background(bg, s); err != nil {
+		return err
+	}
 
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {

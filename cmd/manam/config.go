@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	nmail "net/mail"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/manam-id/manam/idp/delivery"
 	"github.com/manam-id/manam/storage"
 )
 
@@ -27,6 +30,14 @@ type Config struct {
 	Addr   string // MANAM_ADDR, --addr: listen address. Default :8080.
 	DSN    string // MANAM_DSN, --dsn: sqlite:PATH or mysql://user:pass@tcp(host:port)/db. Default sqlite:manam.db.
 	Secret string // MANAM_SECRET: system secret, ≥ 32 characters. Generated beside the SQLite file when absent; required with MySQL.
+
+	SMTPURL        string // MANAM_SMTP_URL: smtp://user:pass@host:port (STARTTLS when offered), smtps://… (implicit TLS), or log. Default log.
+	MailFrom       string // MANAM_MAIL_FROM: sender address. Default no-reply@ + the issuer's host.
+	SMSURL         string // MANAM_SMS_URL: the SMS gateway endpoint, or log. Default log.
+	SMSMethod      string // MANAM_SMS_METHOD: the gateway's HTTP method. Default POST.
+	SMSAuthHeader  string // MANAM_SMS_AUTH_HEADER: "Name: value" sent to the gateway. Default none.
+	SMSContentType string // MANAM_SMS_CONTENT_TYPE. Default application/json.
+	SMSBody        string // MANAM_SMS_BODY_TEMPLATE: text/template over .To and .Text (functions json, urlquery). Default {"to":{{json .To}},"text":{{json .Text}}}.
 
 	LogLevel  string // MANAM_LOG_LEVEL: debug, info, warn, error. Default info.
 	LogFormat string // MANAM_LOG_FORMAT: text or json. Default text.
@@ -99,6 +110,13 @@ var settings = []setting{
 	{"addr", "MANAM_ADDR", ":8080", "listen address", str(func(c *Config) *string { return &c.Addr })},
 	{"dsn", "MANAM_DSN", "sqlite:manam.db", "database: sqlite:PATH or mysql://user:pass@tcp(host:port)/db", str(func(c *Config) *string { return &c.DSN })},
 	{"", "MANAM_SECRET", "", "", str(func(c *Config) *string { return &c.Secret })},
+	{"smtp-url", "MANAM_SMTP_URL", "log", "smtp://user:pass@host:port, smtps://…, or log", str(func(c *Config) *string { return &c.SMTPURL })},
+	{"mail-from", "MANAM_MAIL_FROM", "", "sender address (default no-reply@ + the issuer's host)", str(func(c *Config) *string { return &c.MailFrom })},
+	{"sms-url", "MANAM_SMS_URL", "log", "SMS gateway endpoint, or log", str(func(c *Config) *string { return &c.SMSURL })},
+	{"sms-method", "MANAM_SMS_METHOD", "POST", "SMS gateway HTTP method", str(func(c *Config) *string { return &c.SMSMethod })},
+	{"sms-auth-header", "MANAM_SMS_AUTH_HEADER", "", `SMS gateway auth header, "Name: value"`, str(func(c *Config) *string { return &c.SMSAuthHeader })},
+	{"sms-content-type", "MANAM_SMS_CONTENT_TYPE", "application/json", "SMS gateway request content type", str(func(c *Config) *string { return &c.SMSContentType })},
+	{"sms-body-template", "MANAM_SMS_BODY_TEMPLATE", "", "SMS gateway body template over .To and .Text", str(func(c *Config) *string { return &c.SMSBody })},
 	{"log-level", "MANAM_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 	{"log-format", "MANAM_LOG_FORMAT", "text", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
 	{"key-alg", "MANAM_KEY_ALG", "RS256", "algorithm of new signing keys: RS256 or ES256", str(func(c *Config) *string { return &c.KeyAlg })},
@@ -235,6 +253,9 @@ func (c *Config) validate() []error {
 	if c.AccessTokenTTL < time.Minute || c.IDTokenTTL < time.Minute || c.RefreshTokenTTL < time.Minute {
 		errs = append(errs, errors.New("token lifetimes must be at least 1m"))
 	}
+	if _, _, err := c.senders(slog.Default()); err != nil {
+		errs = append(errs, err)
+	}
 	if c.AuthCodeTTL < time.Second || c.AuthCodeTTL > 10*time.Minute {
 		errs = append(errs, errors.New("MANAM_AUTH_CODE_TTL: between 1s and 10m (RFC 6749 §4.1.2)"))
 	}
@@ -308,4 +329,43 @@ func (c *Config) resolveSecret() ([]byte, error) {
 	}
 	c.secretGenerated = path
 	return []byte(s), nil
+}
+
+// mailFrom is the configured sender, or no-reply@ the issuer's host.
+func (c *Config) mailFrom() string {
+	if c.MailFrom != "" {
+		return c.MailFrom
+	}
+	host := strings.TrimPrefix(strings.TrimPrefix(c.Issuer, "https://"), "http://")
+	host, _, _ = strings.Cut(host, "/")
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return "no-reply@" + host
+}
+
+// senders builds the mail and SMS senders the configuration names.
+func (c *Config) senders(log *slog.Logger) (delivery.MailSender, delivery.SMSSender, error) {
+	var errs []error
+	var mail delivery.MailSender = delivery.LogMailer{Log: log}
+	if c.SMTPURL != "log" {
+		s, err := delivery.NewSMTP(c.SMTPURL, delivery.SMTPOptions{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("MANAM_SMTP_URL: %w", err))
+		}
+		mail = s
+	}
+	if _, err := nmail.ParseAddress(c.mailFrom()); err != nil {
+		errs = append(errs, fmt.Errorf("MANAM_MAIL_FROM: %q is not an address", c.mailFrom()))
+	}
+	var sms delivery.SMSSender = delivery.LogSMS{Log: log}
+	if c.SMSURL != "log" {
+		g, err := delivery.NewGateway(delivery.GatewayOptions{URL: c.SMSURL, Method: c.SMSMethod, AuthHeader: c.SMSAuthHeader,
+			ContentType: c.SMSContentType, BodyTemplate: c.SMSBody})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("MANAM_SMS_URL: %w", err))
+		}
+		sms = g
+	}
+	return mail, sms, errors.Join(errs...)
 }

@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,91 +12,16 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
-	"mime"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
+	"github.com/manam-id/manam/idp/delivery/deliverytest"
 )
-
-// --- a real SMTP server on loopback ------------------------------------------
-
-type received struct {
-	from, to string
-	data     []byte
-}
-
-type smtpBackend struct {
-	mu         sync.Mutex
-	msgs       []received
-	user, pass string // required AUTH PLAIN credentials, "" for none
-	rejectRcpt string // a recipient answered 550
-	tempFail   bool   // answer 451 to MAIL
-}
-
-func (b *smtpBackend) NewSession(*smtp.Conn) (smtp.Session, error) { return &smtpSession{b: b}, nil }
-
-func (b *smtpBackend) messages() []received {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]received(nil), b.msgs...)
-}
-
-type smtpSession struct {
-	b        *smtpBackend
-	authed   bool
-	from, to string
-}
-
-func (s *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-func (s *smtpSession) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
-		if user != s.b.user || pass != s.b.pass {
-			return &smtp.SMTPError{Code: 535, Message: "authentication credentials invalid"}
-		}
-		s.authed = true
-		return nil
-	}), nil
-}
-func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
-	if s.b.user != "" && !s.authed {
-		return &smtp.SMTPError{Code: 530, Message: "authentication required"}
-	}
-	s.b.mu.Lock()
-	defer s.b.mu.Unlock()
-	if s.b.tempFail {
-		return &smtp.SMTPError{Code: 451, Message: "try again later"}
-	}
-	s.from = from
-	return nil
-}
-func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if to == s.b.rejectRcpt {
-		return &smtp.SMTPError{Code: 550, Message: "no such user"}
-	}
-	s.to = to
-	return nil
-}
-func (s *smtpSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.b.mu.Lock()
-	s.b.msgs = append(s.b.msgs, received{s.from, s.to, b})
-	s.b.mu.Unlock()
-	return nil
-}
-func (s *smtpSession) Reset()        {}
-func (s *smtpSession) Logout() error { return nil }
 
 // selfSigned makes a certificate for 127.0.0.1 and a client config trusting it.
 func selfSigned(t *testing.T) (server, client *tls.Config) {
@@ -116,89 +40,6 @@ func selfSigned(t *testing.T) (server, client *tls.Config) {
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, &tls.Config{RootCAs: pool}
 }
 
-// startSMTP serves be on loopback: plain (tlsConf nil), STARTTLS offered
-// (tlsConf set), or implicit TLS (implicit).
-func startSMTP(t *testing.T, be *smtpBackend, tlsConf *tls.Config, implicit bool) string {
-	t.Helper()
-	s := smtp.NewServer(be)
-	s.Domain = "localhost"
-	s.AllowInsecureAuth = tlsConf == nil
-	s.TLSConfig = tlsConf
-	s.ReadTimeout, s.WriteTimeout = 10*time.Second, 10*time.Second
-	var ln net.Listener
-	var err error
-	if implicit {
-		ln, err = tls.Listen("tcp", "127.0.0.1:0", tlsConf)
-	} else {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(ln) }()
-	t.Cleanup(func() { _ = s.Close() })
-	return ln.Addr().String()
-}
-
-// startSMTPOn serves be, plain, on addr.
-func startSMTPOn(t *testing.T, be *smtpBackend, addr string) string {
-	t.Helper()
-	s := smtp.NewServer(be)
-	s.Domain = "localhost"
-	s.AllowInsecureAuth = true
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(ln) }()
-	t.Cleanup(func() { _ = s.Close() })
-	return ln.Addr().String()
-}
-
-// parsed is a received message, decoded.
-type parsed struct {
-	header      mail.Header
-	subject     string
-	text, html  string
-	partsHeader []string
-}
-
-func parse(t *testing.T, raw []byte) parsed {
-	t.Helper()
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("message does not parse: %v\n%s", err, raw)
-	}
-	p := parsed{header: m.Header}
-	p.subject, err = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mr := multipart.NewReader(m.Body, params["boundary"])
-	for {
-		part, err := mr.NextPart() // decodes quoted-printable
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(part)
-		ct := part.Header.Get("Content-Type")
-		p.partsHeader = append(p.partsHeader, ct)
-		if strings.HasPrefix(ct, "text/html") {
-			p.html = string(b)
-		} else {
-			p.text = string(b)
-		}
-	}
-	return p
-}
-
 func TestSMTPSender(t *testing.T) {
 	srvTLS, cliTLS := selfSigned(t)
 	long := strings.Repeat("confirm ", 30) + "https://id.example/confirm?t=abc=def"
@@ -206,30 +47,34 @@ func TestSMTPSender(t *testing.T) {
 		Text: long, HTML: "<p>سلام <a href=\"https://id.example/c?t=1\">confirm</a></p>"}
 	cases := []struct {
 		name     string
-		backend  *smtpBackend
+		backend  *deliverytest.Options
 		tls      *tls.Config
 		implicit bool
 		url      func(addr string) string
 		wantErr  error // nil: delivered
 		temp     bool  // a temporary failure (not ErrPermanent)
 	}{
-		{name: "plain smtp on loopback (mail catchers, tests)", backend: &smtpBackend{}, url: func(a string) string { return "smtp://" + a }},
-		{name: "STARTTLS offered and used, with AUTH", backend: &smtpBackend{user: "u", pass: "p w"}, tls: srvTLS,
+		{name: "plain smtp on loopback (mail catchers, tests)", backend: &deliverytest.Options{}, url: func(a string) string { return "smtp://" + a }},
+		{name: "STARTTLS offered and used, with AUTH", backend: &deliverytest.Options{User: "u", Pass: "p w"}, tls: srvTLS,
 			url: func(a string) string { return "smtp://u:p%20w@" + a }},
-		{name: "implicit TLS (smtps) with AUTH", backend: &smtpBackend{user: "u", pass: "p"}, tls: srvTLS, implicit: true,
+		{name: "implicit TLS (smtps) with AUTH", backend: &deliverytest.Options{User: "u", Pass: "p"}, tls: srvTLS, implicit: true,
 			url: func(a string) string { return "smtps://u:p@" + a }},
-		{name: "wrong password: retried (the operator fixes the configuration)", backend: &smtpBackend{user: "u", pass: "p"}, tls: srvTLS,
+		{name: "wrong password: retried (the operator fixes the configuration)", backend: &deliverytest.Options{User: "u", Pass: "p"}, tls: srvTLS,
 			url: func(a string) string { return "smtp://u:nope@" + a }, temp: true},
-		{name: "recipient rejected: permanent", backend: &smtpBackend{rejectRcpt: "reza@example.com"},
+		{name: "recipient rejected: permanent", backend: &deliverytest.Options{RejectRcpt: "reza@example.com"},
 			url: func(a string) string { return "smtp://" + a }, wantErr: ErrPermanent},
-		{name: "451: temporary", backend: &smtpBackend{tempFail: true}, url: func(a string) string { return "smtp://" + a }, temp: true},
+		{name: "451: temporary", backend: &deliverytest.Options{TempFail: true}, url: func(a string) string { return "smtp://" + a }, temp: true},
 		{name: "nothing listening: temporary", backend: nil, url: func(string) string { return "smtp://127.0.0.1:1" }, temp: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := ""
+			var srv *deliverytest.SMTP
 			if tc.backend != nil {
-				addr = startSMTP(t, tc.backend, tc.tls, tc.implicit)
+				o := *tc.backend
+				o.TLS, o.Implicit = tc.tls, tc.implicit
+				srv = deliverytest.Start(t, o)
+				addr = srv.Addr
 			}
 			s, err := NewSMTP(tc.url(addr), SMTPOptions{TLS: cliTLS, Timeout: 5 * time.Second})
 			if err != nil {
@@ -250,16 +95,19 @@ func TestSMTPSender(t *testing.T) {
 			case err != nil:
 				t.Fatal(err)
 			}
-			msgs := tc.backend.messages()
-			if len(msgs) != 1 || msgs[0].from != "no-reply@id.example" || msgs[0].to != "reza@example.com" {
+			msgs := srv.Messages()
+			if len(msgs) != 1 || msgs[0].From != "no-reply@id.example" || msgs[0].To != "reza@example.com" {
 				t.Fatalf("received %+v", msgs)
 			}
-			p := parse(t, msgs[0].data)
-			if p.subject != m.Subject || p.text != m.Text || p.html != m.HTML {
-				t.Fatalf("decoded subject %q text %q html %q", p.subject, p.text, p.html)
+			p, err := deliverytest.Parse(msgs[0].Data)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if p.header.Get("Message-ID") == "" || p.header.Get("Date") == "" || len(p.partsHeader) != 2 {
-				t.Fatalf("headers %v parts %v", p.header, p.partsHeader)
+			if p.Subject != m.Subject || p.Text != m.Text || p.HTML != m.HTML {
+				t.Fatalf("decoded subject %q text %q html %q", p.Subject, p.Text, p.HTML)
+			}
+			if p.Header.Get("Message-ID") == "" || p.Header.Get("Date") == "" || len(p.Parts) != 2 {
+				t.Fatalf("headers %v parts %v", p.Header, p.Parts)
 			}
 		})
 	}

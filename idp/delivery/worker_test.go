@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/manam-id/manam/idp/delivery/deliverytest"
 	"github.com/manam-id/manam/storage"
 	"github.com/manam-id/manam/storage/storagetest"
 )
@@ -60,15 +61,14 @@ func TestWorker(t *testing.T) {
 					t.Fatal("retried before the backoff")
 				}
 				// The server comes back; at the retry time the mail goes, once.
-				be := &smtpBackend{}
-				startSMTPAt(t, be, addr)
+				be := deliverytest.Start(t, deliverytest.Options{Addr: addr})
 				clk.add(time.Minute)
 				if n, err := w.RunOnce(ctx); n != 1 || err != nil {
 					t.Fatalf("retry: %d %v", n, err)
 				}
 				clk.add(time.Hour)
 				_, _ = w.RunOnce(ctx)
-				if got := be.messages(); len(got) != 1 || got[0].to != "reza@example.com" {
+				if got := be.Messages(); len(got) != 1 || got[0].To != "reza@example.com" {
 					t.Fatalf("delivered %d messages", len(got))
 				}
 				if m, _ := o.Get(ctx, "m1"); m.SentAt == nil || m.Attempts != 2 {
@@ -79,9 +79,8 @@ func TestWorker(t *testing.T) {
 			t.Run("two replicas deliver every message exactly once", func(t *testing.T) {
 				dsn := b.NewDSN(t)
 				o := storage.NewOutbox(storagetest.OpenDSN(t, dsn))
-				be := &smtpBackend{}
-				addr := startSMTP(t, be, nil, false)
-				mailer, _ := NewSMTP("smtp://"+addr, SMTPOptions{Timeout: 5 * time.Second})
+				be := deliverytest.Start(t, deliverytest.Options{})
+				mailer, _ := NewSMTP("smtp://"+be.Addr, SMTPOptions{Timeout: 5 * time.Second})
 				now := time.Now()
 				for i := range 30 {
 					enqueue(t, o, fmt.Sprintf("m%02d", i), "mail", fmt.Sprintf("u%02d@example.com", i), now.Add(-time.Minute))
@@ -106,8 +105,8 @@ func TestWorker(t *testing.T) {
 				}
 				wg.Wait()
 				got := map[string]int{}
-				for _, m := range be.messages() {
-					got[m.to]++
+				for _, m := range be.Messages() {
+					got[m.To]++
 				}
 				if len(got) != 30 {
 					t.Fatalf("%d distinct recipients received mail, want 30", len(got))
@@ -122,9 +121,8 @@ func TestWorker(t *testing.T) {
 			t.Run("a refused recipient is given up at once; others go on", func(t *testing.T) {
 				db := b.Open(t)
 				o := storage.NewOutbox(db)
-				be := &smtpBackend{rejectRcpt: "nobody@example.com"}
-				addr := startSMTP(t, be, nil, false)
-				mailer, _ := NewSMTP("smtp://"+addr, SMTPOptions{})
+				be := deliverytest.Start(t, deliverytest.Options{RejectRcpt: "nobody@example.com"})
+				mailer, _ := NewSMTP("smtp://"+be.Addr, SMTPOptions{})
 				w, _ := NewWorker(o, mailer, LogSMS{Log: discard}, WorkerOptions{Owner: "w", From: "no-reply@id.example", Logger: discard})
 				now := time.Now()
 				enqueue(t, o, "bad", "mail", "nobody@example.com", now)
@@ -173,13 +171,5 @@ func TestBackoff(t *testing.T) {
 				t.Fatalf("backoff(%d) = %v, want %v..%v", tc.attempt, d, tc.min, tc.max)
 			}
 		}
-	}
-}
-
-// startSMTPAt serves be on a given loopback address.
-func startSMTPAt(t *testing.T, be *smtpBackend, addr string) {
-	t.Helper()
-	if got := startSMTPOn(t, be, addr); got != addr {
-		t.Fatalf("listening on %s, want %s", got, addr)
 	}
 }
