@@ -256,6 +256,13 @@ func (c *Config) validate() []error {
 	if _, _, err := c.senders(slog.Default()); err != nil {
 		errs = append(errs, err)
 	}
+	if c.DebugAddr != "" {
+		host, _, err := net.SplitHostPort(c.DebugAddr)
+		ip := net.ParseIP(host)
+		if err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			errs = append(errs, fmt.Errorf("MANAM_DEBUG_ADDR: %q must be a loopback address such as 127.0.0.1:6060 (pprof has no authentication)", c.DebugAddr))
+		}
+	}
 	if c.AuthCodeTTL < time.Second || c.AuthCodeTTL > 10*time.Minute {
 		errs = append(errs, errors.New("MANAM_AUTH_CODE_TTL: between 1s and 10m (RFC 6749 §4.1.2)"))
 	}

@@ -77,6 +77,13 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	if strings.Contains(err.Error(), "u:p@") {
 		t.Error("error leaks the DSN password")
 	}
+	// pprof only on loopback.
+	for addr, ok := range map[string]bool{"127.0.0.1:6060": true, "localhost:6060": true, "[::1]:6060": true, ":6060": false, "0.0.0.0:6060": false, "10.0.0.5:6060": false} {
+		_, err := loadConfig(newFlags("serve"), envOf(map[string]string{"MANAM_DEBUG_ADDR": addr}))
+		if (err == nil) != ok {
+			t.Errorf("MANAM_DEBUG_ADDR=%s: %v", addr, err)
+		}
+	}
 	// A config file with an unknown key is refused too.
 	dir := t.TempDir()
 	f := filepath.Join(dir, "c.json")
