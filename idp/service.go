@@ -157,6 +157,8 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*st
 	}
 	ok, rehash, err := s.pw.Verify(ctx, a.PasswordHash, password)
 	if errors.Is(err, ErrHashFormat) {
+		// Same work as an unknown account, so the timing tells nothing.
+		s.pw.Waste(ctx, password)
 		s.log.WarnContext(ctx, "account has an unreadable password hash", "account", a.ID)
 		return nil, ErrInvalidCredentials
 	}
@@ -199,7 +201,8 @@ func (s *Service) StartSession(ctx context.Context, a *storage.Account, amr []st
 	acr := "0"
 	row := &storage.LoginSession{
 		ID: hashToken(token), SID: randomToken(16), AccountID: a.ID,
-		AuthTime: now.Truncate(time.Second), AMR: strings.Join(amr, " "), ACR: acr,
+		// Stored to the millisecond (MySQL keeps DATETIME(3)).
+		AuthTime: now.Truncate(time.Millisecond), AMR: strings.Join(amr, " "), ACR: acr,
 		Remember: remember, CreatedAt: now, ExpiresAt: now.Add(ttl), LastSeenAt: now,
 	}
 	if err := s.sessions.CreateSession(ctx, row); err != nil {
@@ -258,7 +261,7 @@ func (s *Service) HasConsent(ctx context.Context, accountID, clientID string, sc
 	if err != nil {
 		return false, err
 	}
-	if c.GrantedAt.Before(notBefore) {
+	if !notBefore.IsZero() && !c.GrantedAt.After(notBefore) {
 		return false, nil
 	}
 	for _, sc := range scopes {
@@ -283,7 +286,7 @@ func (s *Service) GrantConsent(ctx context.Context, accountID, clientID string, 
 		return err
 	}
 	slices.Sort(all)
-	return s.consents.SaveConsent(ctx, &storage.Consent{AccountID: accountID, ClientID: clientID, Scopes: all, GrantedAt: s.now().UTC()})
+	return s.consents.SaveConsent(ctx, &storage.Consent{AccountID: accountID, ClientID: clientID, Scopes: all, GrantedAt: s.now().UTC().Truncate(time.Millisecond)})
 }
 
 // NormalizeEmail validates an address and lower-cases it.

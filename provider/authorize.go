@@ -26,17 +26,18 @@ import (
 // consent pages: the request's parameters and when it was first seen,
 // signed with a server key, so any replica can resume it and nobody can
 // alter it. When the flow resumes, a session (or consent) at least as new
-// as the challenge satisfies prompt=login, max_age and prompt=consent.
+// as the challenge (strictly later, to the millisecond) satisfies
+// prompt=login, max_age and prompt=consent.
 type challenge struct {
 	Query string `json:"q"`
-	At    int64  `json:"t"`
+	At    int64  `json:"m"` // Unix milliseconds
 }
 
 func (p *Provider) mintChallenge(form url.Values, at time.Time) string {
 	var buf strings.Builder
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(challenge{Query: form.Encode(), At: at.Unix()})
+	_ = enc.Encode(challenge{Query: form.Encode(), At: at.UnixMilli()})
 	b := base64.RawURLEncoding.EncodeToString([]byte(strings.TrimSpace(buf.String())))
 	return b + "." + base64.RawURLEncoding.EncodeToString(p.challengeMAC(b))
 }
@@ -51,7 +52,7 @@ var errBadChallenge = pages.ErrBadChallenge
 
 func (p *Provider) openChallenge(s string) (url.Values, time.Time, error) {
 	body, sig, ok := strings.Cut(s, ".")
-	if !ok || len(s) > 8192 {
+	if !ok || len(s) > 32<<10 {
 		return nil, time.Time{}, errBadChallenge
 	}
 	mac, err := base64.RawURLEncoding.DecodeString(sig)
@@ -62,7 +63,7 @@ func (p *Provider) openChallenge(s string) (url.Values, time.Time, error) {
 	if err := decodeSegment(body, &c); err != nil {
 		return nil, time.Time{}, errBadChallenge
 	}
-	at := time.Unix(c.At, 0).UTC()
+	at := time.UnixMilli(c.At).UTC()
 	if age := time.Since(at); age > p.cfg.ChallengeLifespan || age < -time.Minute {
 		return nil, time.Time{}, errBadChallenge
 	}
@@ -155,7 +156,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request, rs re
 		}
 	}
 	prompt := strings.Fields(ar.GetRequestForm().Get("prompt"))
-	requestedAt := time.Now().UTC().Truncate(time.Second)
+	requestedAt := time.Now().UTC().Truncate(time.Millisecond)
 	if rs.resumed {
 		requestedAt = rs.at
 	}
@@ -169,7 +170,9 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request, rs re
 	needLogin := sess == nil
 	if sess != nil {
 		authTime := sess.Row.AuthTime.UTC()
-		fresh := rs.resumed && !authTime.Before(rs.at)
+		// Strictly later: a session from the same millisecond as the
+		// request may predate it, and then it is not a new sign-in.
+		fresh := rs.resumed && authTime.After(rs.at)
 		if slices.Contains(prompt, "login") && !fresh {
 			needLogin = true
 		}
@@ -189,15 +192,22 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request, rs re
 		return
 	}
 
-	// Consent: always for tenants that are not first-party, and whenever prompt=consent.
+	// Consent: always for tenants that are not first-party, and whenever
+	// prompt=consent. A public client whose redirect URI is not https (a
+	// native app's private-use scheme, a loopback port) cannot prove it is
+	// the app the user approved before — any app can claim its scheme and
+	// client_id — so the user confirms within this very flow (RFC 8252 §8.6,
+	// RFC 6749 §10.2).
 	scopes := ar.GetRequestedScopes()
-	if !client.FirstParty || slices.Contains(prompt, "consent") {
+	unassured := client.IsPublic() && ar.GetRedirectURI().Scheme != "https"
+	freshConsent := slices.Contains(prompt, "consent") || unassured
+	if !client.FirstParty || freshConsent {
 		notBefore := time.Time{}
-		if slices.Contains(prompt, "consent") {
+		if freshConsent {
 			notBefore = requestedAt
 		}
 		has := false
-		if !slices.Contains(prompt, "consent") || rs.resumed {
+		if !freshConsent || rs.resumed {
 			has, err = p.idp.HasConsent(ctx, sess.Account.ID, client.ID, scopes, notBefore)
 			if err != nil {
 				p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))

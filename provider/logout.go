@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/ory/fosite/token/jwt"
 
@@ -127,7 +128,15 @@ func (p *Provider) verifyIDTokenHint(ctx context.Context, hint string) (*hintCla
 			return nil, errBadHint
 		}
 	}
+	// An RFC 9068 access token is signed by the same keys: it is not an ID
+	// token and must not end anyone's session (RFC 8725 §3.11).
+	if typ, _ := tok.Header["typ"].(string); strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt") {
+		return nil, errBadHint
+	}
 	mc := tok.Claims
+	if _, isAccessToken := mc["client_id"]; isAccessToken {
+		return nil, errBadHint
+	}
 	if iss, _ := mc["iss"].(string); iss != p.cfg.Issuer {
 		return nil, errBadHint
 	}

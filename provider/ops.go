@@ -125,7 +125,7 @@ func (p *Provider) middleware(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			p.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
+			p.metrics.requests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(status)).Inc()
 			p.metrics.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 			if status >= 500 {
 				p.log.ErrorContext(ctx, "request failed", "request_id", id, "method", r.Method, "route", route, "status", status)
@@ -149,4 +149,14 @@ func noteRoute(r *http.Request) {
 	if dst, ok := r.Context().Value(routeKey{}).(*string); ok {
 		*dst = routeName(r)
 	}
+}
+
+// methodLabel bounds the method label: clients choose methods freely, and
+// every new label value would be a new series kept forever.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/ory/fosite"
 
@@ -86,8 +85,16 @@ func (p *Provider) accessError(w http.ResponseWriter, r *http.Request, ar fosite
 // else's is reported inactive.
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+	// Only client_secret_basic. fosite would also accept any access token
+	// (an Authorization: Bearer header in any case, or an access_token
+	// parameter) in place of client credentials, and then never check the
+	// Basic password: the caller must be a tenant proving its secret.
+	if _, _, ok := r.BasicAuth(); !ok {
 		p.oauth.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Authenticate with client_secret_basic."))
+		return
+	}
+	if err := r.ParseForm(); err == nil && r.Form.Has("access_token") {
+		p.oauth.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Authenticate with client_secret_basic, not an access token."))
 		return
 	}
 	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, NewSession())

@@ -3,6 +3,7 @@ package provider
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/ory/fosite"
 
@@ -13,13 +14,21 @@ import (
 // Claims come from the account as it is now, filtered by granted scopes.
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	token := fosite.AccessTokenFromRequest(r)
+	token, err := bearerToken(r)
+	if err != nil {
+		bearerError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
 	if token == "" {
 		bearerError(w, http.StatusUnauthorized, "invalid_request", "missing bearer token")
 		return
 	}
 	sess := NewSession()
-	_, ar, err := p.oauth.IntrospectToken(ctx, token, fosite.AccessToken, sess)
+	use, ar, err := p.oauth.IntrospectToken(ctx, token, fosite.AccessToken, sess)
+	if err == nil && use != fosite.AccessToken {
+		// fosite falls back to refresh tokens; they are for the token endpoint only (RFC 6749 §1.5).
+		err = fosite.ErrInvalidTokenFormat
+	}
 	if err != nil {
 		bearerError(w, http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked")
 		return
@@ -47,4 +56,28 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 func bearerError(w http.ResponseWriter, status int, code, desc string) {
 	w.Header().Set("WWW-Authenticate", `Bearer error="`+code+`", error_description="`+desc+`"`)
 	writeJSONError(w, status, code, desc)
+}
+
+// bearerToken reads an access token from the Authorization header (any
+// case of "Bearer") or, on a form POST, from the body (RFC 6750 §2.1, §2.2).
+// A token in the URL query is refused: it ends up in logs, history and
+// Referer headers (RFC 6750 §2.3, §5.3; OAuth 2.1).
+func bearerToken(r *http.Request) (string, error) {
+	if r.URL.Query().Has("access_token") {
+		return "", errors.New("send the access token in the Authorization header, not in the URL")
+	}
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return "", nil
+		}
+		return strings.TrimSpace(tok), nil
+	}
+	if r.Method == http.MethodPost {
+		if err := r.ParseForm(); err != nil {
+			return "", errors.New("unreadable body")
+		}
+		return r.PostForm.Get("access_token"), nil
+	}
+	return "", nil
 }

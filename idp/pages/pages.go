@@ -153,6 +153,12 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	remember := r.PostFormValue("remember") == "1"
+	// A new sign-in replaces whatever session this browser had.
+	if old, err := r.Cookie(SessionCookie); err == nil {
+		if err := p.svc.EndSession(r.Context(), old.Value); err != nil {
+			p.log.WarnContext(r.Context(), "ending the previous session failed", "err", err)
+		}
+	}
 	token, _, err := p.svc.StartSession(r.Context(), acct, []string{"pwd"}, remember)
 	if err != nil {
 		p.observe("error")
