@@ -24,6 +24,8 @@ var (
 	ErrNoSession          = errors.New("idp: no session")
 	ErrInvalidInput       = errors.New("idp: invalid input")
 	ErrExists             = errors.New("idp: account exists")
+	// ErrThrottled: too many failures from this address; try later.
+	ErrThrottled = errors.New("idp: too many attempts")
 )
 
 // AccountStore is what idp needs to read and write accounts.
@@ -32,6 +34,8 @@ type AccountStore interface {
 	AccountByID(ctx context.Context, id string) (*storage.Account, error)
 	AccountByEmail(ctx context.Context, email string) (*storage.Account, error)
 	SetPasswordHash(ctx context.Context, id, hash string) error
+	RecordLoginFailure(ctx context.Context, id string, now time.Time, p storage.LockoutPolicy) (*time.Time, error)
+	ClearLoginFailures(ctx context.Context, id string) error
 }
 
 // SessionStore keeps sign-in sessions.
@@ -55,6 +59,17 @@ type Config struct {
 	SessionTTL time.Duration
 	// RememberTTL is a remembered session's life. Default 30 days.
 	RememberTTL time.Duration
+	// MaxFailures wrong passwords within FailureWindow lock an account
+	// (defaults 5 and 15 min) for LockBase, doubling with each lock up to
+	// LockMax (defaults 1 min and 1 h).
+	MaxFailures   int
+	FailureWindow time.Duration
+	LockBase      time.Duration
+	LockMax       time.Duration
+	// IPBurst failed sign-ins from one address are allowed at once, then
+	// one every IPRefill (defaults 20 and 30 s).
+	IPBurst  int
+	IPRefill time.Duration
 }
 
 // Service is the account core.
@@ -66,6 +81,7 @@ type Service struct {
 	cfg      Config
 	now      func() time.Time
 	log      *slog.Logger
+	throttle *Throttle
 }
 
 // Deps are the service's collaborators.
@@ -89,13 +105,32 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if cfg.RememberTTL == 0 {
 		cfg.RememberTTL = 30 * 24 * time.Hour
 	}
+	if cfg.MaxFailures == 0 {
+		cfg.MaxFailures = 5
+	}
+	if cfg.FailureWindow == 0 {
+		cfg.FailureWindow = 15 * time.Minute
+	}
+	if cfg.LockBase == 0 {
+		cfg.LockBase = time.Minute
+	}
+	if cfg.LockMax == 0 {
+		cfg.LockMax = time.Hour
+	}
+	if cfg.IPBurst == 0 {
+		cfg.IPBurst = 20
+	}
+	if cfg.IPRefill == 0 {
+		cfg.IPRefill = 30 * time.Second
+	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	return &Service{accounts: d.Accounts, sessions: d.Sessions, consents: d.Consents, pw: d.Passwords, cfg: cfg, now: d.Now, log: d.Logger}, nil
+	return &Service{accounts: d.Accounts, sessions: d.Sessions, consents: d.Consents, pw: d.Passwords, cfg: cfg, now: d.Now, log: d.Logger,
+		throttle: NewThrottle(cfg.IPBurst, cfg.IPRefill, d.Now)}, nil
 }
 
 // NewAccount is what creating an account takes.
@@ -135,10 +170,24 @@ func (s *Service) Account(ctx context.Context, id string) (*storage.Account, err
 	return s.accounts.AccountByID(ctx, id)
 }
 
-// Authenticate checks an e-mail and password. An unknown e-mail, a wrong
-// password and an account without a usable hash all give
-// ErrInvalidCredentials after the same amount of work.
-func (s *Service) Authenticate(ctx context.Context, email, password string) (*storage.Account, error) {
+// Authenticate checks an e-mail and password for a client at address from
+// ("" when unknown). An unknown e-mail, a wrong password, an account
+// without a usable hash and a locked account all give
+// ErrInvalidCredentials after the same amount of work, so the answer tells
+// nothing about the account. Too many failures from one address give
+// ErrThrottled without any work (RFC 6749 §10.10).
+func (s *Service) Authenticate(ctx context.Context, email, password, from string) (*storage.Account, error) {
+	if !s.throttle.Allowed(from) {
+		return nil, ErrThrottled
+	}
+	a, err := s.authenticate(ctx, email, password)
+	if errors.Is(err, ErrInvalidCredentials) {
+		s.throttle.Fail(from)
+	}
+	return a, err
+}
+
+func (s *Service) authenticate(ctx context.Context, email, password string) (*storage.Account, error) {
 	if len(password) > 1024 {
 		return nil, ErrInvalidCredentials
 	}
@@ -155,6 +204,13 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*st
 	if err != nil {
 		return nil, err
 	}
+	now := s.now()
+	if a.LockedUntil != nil && now.Before(*a.LockedUntil) {
+		// Locked: even the right password is refused, after the same work.
+		s.pw.Waste(ctx, password)
+		s.log.InfoContext(ctx, "sign-in to a locked account refused", "account", a.ID, "locked_until", a.LockedUntil)
+		return nil, ErrInvalidCredentials
+	}
 	ok, rehash, err := s.pw.Verify(ctx, a.PasswordHash, password)
 	if errors.Is(err, ErrHashFormat) {
 		// Same work as an unknown account, so the timing tells nothing.
@@ -166,7 +222,20 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*st
 		return nil, err
 	}
 	if !ok {
+		locked, err := s.accounts.RecordLoginFailure(ctx, a.ID, now, storage.LockoutPolicy{
+			MaxFailures: s.cfg.MaxFailures, Window: s.cfg.FailureWindow, LockFor: s.lockFor})
+		if err != nil {
+			return nil, err
+		}
+		if locked != nil {
+			s.log.WarnContext(ctx, "account locked after repeated sign-in failures", "account", a.ID, "until", *locked)
+		}
 		return nil, ErrInvalidCredentials
+	}
+	if a.FailedLogins > 0 || a.Lockouts > 0 || a.LockedUntil != nil {
+		if err := s.accounts.ClearLoginFailures(ctx, a.ID); err != nil {
+			return nil, err
+		}
 	}
 	if rehash {
 		if h, err := s.pw.Hash(ctx, password); err == nil {
@@ -178,6 +247,16 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*st
 		}
 	}
 	return a, nil
+}
+
+// lockFor is the length of an account's next lock: LockBase doubled per
+// earlier lock, at most LockMax.
+func (s *Service) lockFor(lockouts int) time.Duration {
+	d := s.cfg.LockBase
+	for i := 0; i < lockouts && d < s.cfg.LockMax; i++ {
+		d *= 2
+	}
+	return min(d, s.cfg.LockMax)
 }
 
 // Session is a signed-in browser.

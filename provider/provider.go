@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -43,6 +44,10 @@ type Config struct {
 	InsecureDebugErrors bool
 	// MaxBodyBytes caps request bodies. 64 KiB.
 	MaxBodyBytes int64
+	// TrustedProxies are the proxies (load balancers) whose
+	// X-Forwarded-For names the client; without them the client is the
+	// connection's peer.
+	TrustedProxies []netip.Prefix
 }
 
 func (c *Config) defaults() {
@@ -179,6 +184,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		Secure:   iss.Scheme == "https",
 		Logger:   d.Logger,
 		Observer: func(outcome string) { p.metrics.logins.WithLabelValues(outcome).Inc() },
+		ClientIP: p.clientIP,
 	})
 	if err != nil {
 		return nil, err
@@ -269,4 +275,34 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 // commands that sweep or revoke without serving).
 func NewStore(db *storage.DB) *storage.FositeStore {
 	return storage.NewFositeStore(db, newFositeSession)
+}
+
+// clientIP is the address a request comes from: the peer, or, when the peer
+// is a trusted proxy, the right-most X-Forwarded-For entry that is not one.
+func (p *Provider) clientIP(r *http.Request) string {
+	peer := pages.PeerIP(r)
+	addr, err := netip.ParseAddr(peer)
+	if err != nil || !p.trusted(addr) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return peer
+		}
+		if !p.trusted(a) {
+			return a.String()
+		}
+	}
+	return peer
+}
+
+func (p *Provider) trusted(a netip.Addr) bool {
+	for _, pfx := range p.cfg.TrustedProxies {
+		if pfx.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
 }

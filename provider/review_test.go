@@ -283,7 +283,7 @@ func TestReviewLoginTimingUnusableHash(t *testing.T) {
 		best := time.Hour
 		for range 5 {
 			start := time.Now()
-			_, err := e.p.idp.Authenticate(ctx, email, "some wrong password")
+			_, err := e.p.idp.Authenticate(ctx, email, "some wrong password", "")
 			if err == nil {
 				t.Fatal("authenticated")
 			}

@@ -140,3 +140,53 @@ func (s *Accounts) SaveConsent(ctx context.Context, c *Consent) error {
 	}
 	return nil
 }
+
+// LockoutPolicy says when failures lock an account and for how long.
+type LockoutPolicy struct {
+	MaxFailures int           // failures within Window that lock the account
+	Window      time.Duration // how long failures are counted together
+	LockFor     func(lockouts int) time.Duration
+}
+
+// RecordLoginFailure counts a failed sign-in, atomically, and locks the
+// account when the policy says so; it returns the lock's end (nil when not
+// locked).
+func (s *Accounts) RecordLoginFailure(ctx context.Context, id string, now time.Time, p LockoutPolicy) (*time.Time, error) {
+	now = utc(now)
+	var locked *time.Time
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		w := s.db.writer(ctx)
+		var a Account
+		if err := w.Select("id", "failed_logins", "failure_window_start", "lockouts").Where("id = ?", id).Take(&a).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return ErrNotFound
+			}
+			return err
+		}
+		n, start := a.FailedLogins+1, a.FailureWindowStart
+		if start == nil || now.Sub(*start) > p.Window {
+			n, start = 1, &now
+		}
+		set := map[string]any{"failed_logins": n, "failure_window_start": *start}
+		if n >= p.MaxFailures {
+			until := now.Add(p.LockFor(a.Lockouts))
+			locked = &until
+			set = map[string]any{"failed_logins": 0, "failure_window_start": nil, "locked_until": until, "lockouts": a.Lockouts + 1}
+		}
+		return w.Model(&Account{}).Where("id = ?", id).Updates(set).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: record login failure: %w", err)
+	}
+	return locked, nil
+}
+
+// ClearLoginFailures resets the failure count and lock after a success.
+func (s *Accounts) ClearLoginFailures(ctx context.Context, id string) error {
+	err := s.db.writer(ctx).Model(&Account{}).Where("id = ?", id).
+		Updates(map[string]any{"failed_logins": 0, "failure_window_start": nil, "locked_until": nil, "lockouts": 0}).Error
+	if err != nil {
+		return fmt.Errorf("storage: clear login failures: %w", err)
+	}
+	return nil
+}

@@ -29,6 +29,18 @@ var migrations = []migration{
 	{2, "outbox for mail and SMS", func(tx *gorm.DB) error {
 		return tableOptions(tx).AutoMigrate(&OutboxMessage{})
 	}},
+	{3, "sign-in failures and lockout", func(tx *gorm.DB) error {
+		// Idempotent: a database created after this step was written got
+		// the columns from step 1 already.
+		for _, col := range []string{"FailedLogins", "FailureWindowStart", "LockedUntil", "Lockouts"} {
+			if !tx.Migrator().HasColumn(&Account{}, col) {
+				if err := tx.Migrator().AddColumn(&Account{}, col); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}},
 }
 
 // SchemaVersion is the version the code expects.

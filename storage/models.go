@@ -75,6 +75,14 @@ type Account struct {
 	Name          string    `gorm:"size:200;not null"`
 	CreatedAt     time.Time `gorm:"not null"`
 	UpdatedAt     time.Time `gorm:"not null"`
+
+	// Sign-in failures: FailedLogins within the window that began at
+	// FailureWindowStart; LockedUntil after too many; Lockouts so far,
+	// which grows the next lock. A success clears them.
+	FailedLogins       int `gorm:"not null;default:0"`
+	FailureWindowStart *time.Time
+	LockedUntil        *time.Time
+	Lockouts           int `gorm:"not null;default:0"`
 }
 
 // TableName implements gorm's tabler.

@@ -66,6 +66,7 @@ func (a *app) providerConfig() provider.Config {
 		IDTokenLifespan:      a.cfg.IDTokenTTL,
 		AuthCodeLifespan:     a.cfg.AuthCodeTTL,
 		InsecureDebugErrors:  a.cfg.InsecureDebugErrors,
+		TrustedProxies:       a.cfg.TrustedProxies,
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	nmail "net/mail"
 	"os"
 	"path/filepath"
@@ -54,6 +55,8 @@ type Config struct {
 	Argon2Time        int // MANAM_ARGON2_TIME. Default 2.
 	Argon2Parallelism int // MANAM_ARGON2_PARALLELISM. Default 1.
 	HashConcurrency   int // MANAM_HASH_CONCURRENCY: password hashes computed at once. Default: number of CPUs.
+
+	TrustedProxies []netip.Prefix // MANAM_TRUSTED_PROXIES: comma-separated CIDRs of load balancers whose X-Forwarded-For names the client. Default none.
 
 	DebugAddr string // MANAM_DEBUG_ADDR: if set, serve Go's pprof on this address (keep it on loopback). Default off.
 
@@ -130,6 +133,24 @@ var settings = []setting{
 	{"argon2-time", "MANAM_ARGON2_TIME", "2", "argon2id passes", integer(func(c *Config) *int { return &c.Argon2Time })},
 	{"argon2-parallelism", "MANAM_ARGON2_PARALLELISM", "1", "argon2id lanes", integer(func(c *Config) *int { return &c.Argon2Parallelism })},
 	{"hash-concurrency", "MANAM_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", integer(func(c *Config) *int { return &c.HashConcurrency })},
+	{"trusted-proxies", "MANAM_TRUSTED_PROXIES", "", "CIDRs of proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
+		c.TrustedProxies = nil
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			pfx, err := netip.ParsePrefix(f)
+			if err != nil {
+				if a, aerr := netip.ParseAddr(f); aerr == nil {
+					pfx = netip.PrefixFrom(a, a.BitLen())
+				} else {
+					return fmt.Errorf("%q is not a CIDR or an address", f)
+				}
+			}
+			c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
+		}
+		return nil
+	}},
 	{"debug-addr", "MANAM_DEBUG_ADDR", "", "serve pprof on this address (loopback only)", str(func(c *Config) *string { return &c.DebugAddr })},
 	{"insecure-debug-errors", "MANAM_INSECURE_DEBUG_ERRORS", "false", "send error debug detail to clients (development only)", boolean(func(c *Config) *bool { return &c.InsecureDebugErrors })},
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -54,6 +55,7 @@ type Pages struct {
 	tpl     *template.Template
 	log     *slog.Logger
 	observe Observer
+	ip      func(*http.Request) string
 }
 
 // Deps are the pages' collaborators.
@@ -65,6 +67,9 @@ type Deps struct {
 	Secure   bool
 	Logger   *slog.Logger
 	Observer Observer
+	// ClientIP names the client a request comes from (for throttling);
+	// default: the connection's peer address.
+	ClientIP func(*http.Request) string
 }
 
 // New parses the templates and returns the pages.
@@ -79,7 +84,19 @@ func New(d Deps) (*Pages, error) {
 	if d.Observer == nil {
 		d.Observer = func(string) {}
 	}
-	return &Pages{svc: d.Service, flow: d.Flow, csrf: d.CSRF, secure: d.Secure, tpl: tpl, log: d.Logger, observe: d.Observer}, nil
+	if d.ClientIP == nil {
+		d.ClientIP = PeerIP
+	}
+	return &Pages{svc: d.Service, flow: d.Flow, csrf: d.CSRF, secure: d.Secure, tpl: tpl, log: d.Logger, observe: d.Observer, ip: d.ClientIP}, nil
+}
+
+// PeerIP is the address of the connection's peer.
+func PeerIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // CSRF is the pages' CSRF guard (the provider's logout form uses it too).
@@ -138,7 +155,13 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 	}
 	email := r.PostFormValue("email")
 	data["Email"] = email
-	acct, err := p.svc.Authenticate(r.Context(), email, r.PostFormValue("password"))
+	acct, err := p.svc.Authenticate(r.Context(), email, r.PostFormValue("password"), p.ip(r))
+	if errors.Is(err, idp.ErrThrottled) {
+		p.observe("throttled")
+		w.Header().Set("Retry-After", "60")
+		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "There were too many failed sign-ins from your network. Wait a few minutes and try again.")
+		return
+	}
 	if errors.Is(err, idp.ErrInvalidCredentials) {
 		p.observe("invalid")
 		data["CSRF"] = p.csrf.Token(w, r)
