@@ -58,21 +58,20 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 // accessError writes a token-endpoint error. A lost race on a code or a
 // refresh token is the client's problem (invalid_grant), not a server error.
 func (p *Provider) accessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
-	switch {
-	case errors.Is(err, storage.ErrConflict), errors.Is(err, fosite.ErrInvalidatedAuthorizeCode):
-		// Another request used this code between our read and our write: a
-		// replay that fosite's own check could not see. Deny it, and revoke
-		// what the code issued (RFC 6749 §4.1.2), as fosite does for a
-		// replay it does see.
-		if ar != nil && ar.GetGrantTypes().ExactOne("authorization_code") && ar.GetID() != "" {
+	if errors.Is(err, storage.ErrConflict) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) ||
+		errors.Is(err, fosite.ErrInactiveToken) || errors.Is(err, fosite.ErrSerializationFailure) {
+		// Another request used this code or refresh token between our read
+		// and our write: a reuse that fosite's own check could not see. Deny
+		// it and revoke what the grant issued — the winner's tokens included
+		// (RFC 6749 §4.1.2, RFC 9700 §4.14) — as fosite does for a reuse it
+		// does see.
+		if ar != nil && ar.GetID() != "" && (ar.GetGrantTypes().ExactOne("authorization_code") || ar.GetGrantTypes().ExactOne("refresh_token")) {
 			ctx := context.WithoutCancel(r.Context())
 			if rerr := errors.Join(p.store.RevokeAccessToken(ctx, ar.GetID()), p.store.RevokeRefreshToken(ctx, ar.GetID())); rerr != nil {
-				p.log.ErrorContext(ctx, "revoking tokens of a replayed code failed", "request_id", RequestID(ctx), "err", rerr)
+				p.log.ErrorContext(ctx, "revoking the tokens of a reused grant failed", "request_id", RequestID(ctx), "err", rerr)
 			}
 		}
-		err = fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was used concurrently.")
-	case errors.Is(err, fosite.ErrInactiveToken), errors.Is(err, fosite.ErrSerializationFailure):
-		err = fosite.ErrInvalidGrant.WithHint("The refresh token was used concurrently.")
+		err = fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was used more than once.")
 	}
 	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
 		p.log.ErrorContext(r.Context(), "token request failed", "request_id", RequestID(r.Context()), "err", rfc.WithExposeDebug(true).GetDescription())

@@ -133,12 +133,13 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	db := &DB{dialect: p.Dialect, path: p.Path, clients: newClientCache(ClientCacheTTL, time.Now)}
 	switch p.Dialect {
 	case SQLite:
-		// The writer caches prepared statements (the same few inserts run
-		// all day); readers do not: with mattn's driver a cached query kept
-		// its read transaction, and so a stale snapshot, open.
-		wcfg := *cfg
-		wcfg.PrepareStmt = true
-		w, err := gorm.Open(sqliteDialector(p.Path, p.Synchronous, true), &wcfg)
+		// No prepared-statement cache on either handle. On the reader, a
+		// cached query kept its read transaction (a stale snapshot) open
+		// with mattn's driver; on the writer, gorm's cache deadlocked: a
+		// transaction holding the one writer connection waited for a
+		// statement another goroutine was preparing, which waited for the
+		// connection.
+		w, err := gorm.Open(sqliteDialector(p.Path, p.Synchronous, true), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("storage: open sqlite %s: %w", p.Path, err)
 		}

@@ -26,6 +26,7 @@ func TestConcurrentUse(t *testing.T) {
 				Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/oauth2/auth", TokenURL: srv.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader}}
 			b := newBrowser(t, srv.URL)
 
+			var winnerRT string
 			race := func(t *testing.T, form url.Values) (ok int, codes map[string]int) {
 				const n = 8
 				codes = map[string]int{}
@@ -43,7 +44,10 @@ func TestConcurrentUse(t *testing.T) {
 							t.Error(err)
 							return
 						}
-						var body struct{ Error string }
+						var body struct {
+							Error        string
+							RefreshToken string `json:"refresh_token"`
+						}
 						_ = json.NewDecoder(resp.Body).Decode(&body)
 						resp.Body.Close()
 						mu.Lock()
@@ -53,6 +57,7 @@ func TestConcurrentUse(t *testing.T) {
 						}
 						if resp.StatusCode == 200 {
 							ok++
+							winnerRT = body.RefreshToken
 						} else {
 							codes[body.Error]++
 						}
@@ -77,6 +82,13 @@ func TestConcurrentUse(t *testing.T) {
 			ok, codes = race(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
 			if ok != 1 || codes["invalid_grant"]+codes["invalid_request"] != 7 {
 				t.Fatalf("concurrent refresh: %d successes, errors %v", ok, codes)
+			}
+			// The reuse revoked the family: the winner's new refresh token is dead too.
+			if winnerRT == "" {
+				t.Fatal("the winning refresh returned no refresh token")
+			}
+			if _, err := conf.TokenSource(context.Background(), &oauth2.Token{RefreshToken: winnerRT}).Token(); err == nil {
+				t.Fatal("after a concurrent reuse, the winner's new refresh token still works")
 			}
 		})
 	}
