@@ -159,3 +159,16 @@ func FuzzParseArgon2(f *testing.F) {
 		}
 	})
 }
+
+// TestCommonPasswordList: the embedded list is whole (10,000 entries, the
+// most common first) and looked up case-insensitively.
+func TestCommonPasswordList(t *testing.T) {
+	if n := len(commonPasswords); n < 9900 || n > 10000 {
+		t.Fatalf("%d common passwords embedded, want 10,000 (less case duplicates)", n)
+	}
+	for _, pw := range []string{"12345678", "PASSWORD", "Qwertyuiop"} {
+		if CheckPassword(pw) == "" {
+			t.Errorf("%q accepted", pw)
+		}
+	}
+}

@@ -70,6 +70,9 @@ type Config struct {
 	// one every IPRefill (defaults 20 and 30 s).
 	IPBurst  int
 	IPRefill time.Duration
+	// AllowUnconfirmed lets accounts sign in before confirming their
+	// e-mail (default no).
+	AllowUnconfirmed bool
 }
 
 // Service is the account core.
@@ -82,6 +85,9 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	throttle *Throttle
+	// regThrottle limits registrations per address: 5 at once, then one a minute.
+	regThrottle *Throttle
+	life        *Lifecycle
 }
 
 // Deps are the service's collaborators.
@@ -92,6 +98,8 @@ type Deps struct {
 	Passwords *Passwords
 	Now       func() time.Time // default time.Now
 	Logger    *slog.Logger     // default slog.Default()
+	// Lifecycle enables registration and confirmation (nil: not offered).
+	Lifecycle *Lifecycle
 }
 
 // New builds the service.
@@ -129,8 +137,16 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
+	if l := d.Lifecycle; l != nil {
+		if l.Store == nil || l.Outbox == nil || l.InTx == nil {
+			return nil, errors.New("idp: lifecycle needs a store, an outbox and InTx")
+		}
+		if l.ConfirmTTL == 0 {
+			l.ConfirmTTL = 24 * time.Hour
+		}
+	}
 	return &Service{accounts: d.Accounts, sessions: d.Sessions, consents: d.Consents, pw: d.Passwords, cfg: cfg, now: d.Now, log: d.Logger,
-		throttle: NewThrottle(cfg.IPBurst, cfg.IPRefill, d.Now)}, nil
+		throttle: NewThrottle(cfg.IPBurst, cfg.IPRefill, d.Now), regThrottle: NewThrottle(5, time.Minute, d.Now), life: d.Lifecycle}, nil
 }
 
 // NewAccount is what creating an account takes.
@@ -236,6 +252,10 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (*st
 		if err := s.accounts.ClearLoginFailures(ctx, a.ID); err != nil {
 			return nil, err
 		}
+	}
+	if !a.EmailVerified && !s.cfg.AllowUnconfirmed {
+		// Only someone who knows the password learns this.
+		return nil, ErrUnconfirmed
 	}
 	if rehash {
 		if h, err := s.pw.Hash(ctx, password); err == nil {

@@ -185,6 +185,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		Logger:   d.Logger,
 		Observer: func(outcome string) { p.metrics.logins.WithLabelValues(outcome).Inc() },
 		ClientIP: p.clientIP,
+		Issuer:   cfg.Issuer,
 	})
 	if err != nil {
 		return nil, err
@@ -221,6 +222,10 @@ func (p *Provider) Handler() http.Handler {
 	r.HandleFunc("/oauth2/logout", p.logout).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/login", p.pages.Login).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/consent", p.pages.Consent).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/register", p.pages.Register).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/confirm", p.pages.Confirm).Methods(http.MethodGet)
+	r.HandleFunc("/confirm/resend", p.pages.Resend).Methods(http.MethodPost)
+	r.HandleFunc("/", p.pages.Home).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/healthz", p.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", p.readyz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", p.metricsHandler()).Methods(http.MethodGet)

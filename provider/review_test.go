@@ -348,7 +348,7 @@ func TestReviewLoginNoThrottling(t *testing.T) {
 	e := newReviewEnv(t)
 	app := e.tenant(TenantSpec{Name: "App", RedirectURIs: []string{reviewRedirect}, FirstParty: true})
 	ctx := context.Background()
-	if _, err := e.p.idp.CreateAccount(ctx, idp.NewAccount{Email: "target@example.com", Password: "the real password"}); err != nil {
+	if _, err := e.p.idp.CreateAccount(ctx, idp.NewAccount{Email: "target@example.com", Password: "the real password", EmailVerified: true}); err != nil {
 		t.Fatal(err)
 	}
 	form := url.Values{"client_id": {app.ClientID}, "response_type": {"code"}, "redirect_uri": {reviewRedirect}, "scope": {"openid"},

@@ -41,6 +41,9 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{4, "confirmations", func(tx *gorm.DB) error {
+		return tableOptions(tx).AutoMigrate(&Confirmation{})
+	}},
 }
 
 // SchemaVersion is the version the code expects.

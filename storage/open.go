@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"math/rand/v2"
 	"errors"
 	"fmt"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -246,7 +248,24 @@ func (db *DB) write(ctx context.Context, fn func(*gorm.DB) error) error {
 	if db.batch != nil {
 		return db.batch.submit(fn)
 	}
-	return fn(db.w.WithContext(context.WithoutCancel(ctx)))
+	// MySQL may pick this statement as a deadlock victim (concurrent
+	// revocations of one token family lock the same index ranges): a
+	// single statement outside a transaction is safe to run again.
+	g := db.w.WithContext(context.WithoutCancel(ctx))
+	var err error
+	for attempt := range 5 {
+		if err = fn(g); !retryable(err) {
+			return err
+		}
+		time.Sleep(time.Duration(1+rand.IntN(5*(attempt+1))) * time.Millisecond)
+	}
+	return err
+}
+
+// retryable recognises MySQL's deadlock (1213) and lock wait timeout (1205).
+func retryable(err error) bool {
+	var me *mysqldriver.MySQLError
+	return err != nil && errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
 // reader is the handle for reads: the transaction in ctx (so a transaction
@@ -326,7 +345,7 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err
 // assert a failed request wrote nothing).
 func (db *DB) RowCounts(ctx context.Context) (map[string]int64, error) {
 	tables := []string{Tenant{}.TableName(), tableCodes, tablePKCE, tableOIDC, tableAccess, tableRefresh,
-		Account{}.TableName(), LoginSession{}.TableName(), Consent{}.TableName(), SigningKey{}.TableName(), OutboxMessage{}.TableName()}
+		Account{}.TableName(), LoginSession{}.TableName(), Consent{}.TableName(), SigningKey{}.TableName(), OutboxMessage{}.TableName(), Confirmation{}.TableName()}
 	out := make(map[string]int64, len(tables))
 	for _, t := range tables {
 		var n int64

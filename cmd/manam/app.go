@@ -76,7 +76,7 @@ func (a *app) keys(ctx context.Context) (*keys.Manager, error) {
 	})
 }
 
-func (a *app) idp() (*idp.Service, error) {
+func (a *app) idp(notify func()) (*idp.Service, error) {
 	conc := a.cfg.HashConcurrency
 	if conc == 0 {
 		conc = runtime.NumCPU()
@@ -86,7 +86,8 @@ func (a *app) idp() (*idp.Service, error) {
 		return nil, err
 	}
 	accts := storage.NewAccounts(a.db)
-	return idp.New(idp.Config{}, idp.Deps{Accounts: accts, Sessions: accts, Consents: accts, Passwords: pw, Logger: a.log})
+	return idp.New(idp.Config{}, idp.Deps{Accounts: accts, Sessions: accts, Consents: accts, Passwords: pw, Logger: a.log,
+		Lifecycle: &idp.Lifecycle{Store: accts, Outbox: storage.NewOutbox(a.db), InTx: a.db.InTx, Notify: notify}})
 }
 
 // server is a running HTTP surface with its background work.
@@ -94,6 +95,7 @@ type server struct {
 	handler http.Handler
 	keys    *keys.Manager
 	prov    *provider.Provider
+	worker  *delivery.Worker
 }
 
 // buildServer assembles keys, idp and provider over an open app.
@@ -102,7 +104,18 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := a.idp()
+	mail, sms, err := a.cfg.senders(a.log)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	w, err := delivery.NewWorker(storage.NewOutbox(a.db), mail, sms, delivery.WorkerOptions{
+		Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomSuffix()), From: a.cfg.mailFrom(), Logger: a.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := a.idp(w.Notify)
 	if err != nil {
 		return nil, err
 	}
@@ -110,28 +123,17 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &server{handler: prov.Handler(), keys: km, prov: prov}, nil
+	return &server{handler: prov.Handler(), keys: km, prov: prov, worker: w}, nil
 }
 
 // background runs key refresh, outbox delivery and garbage collection until ctx ends.
 func (a *app) background(ctx context.Context, s *server) error {
 	go s.keys.Run(ctx, a.cfg.KeyRefresh)
-	mail, sms, err := a.cfg.senders(a.log)
-	if err != nil {
-		return err
-	}
 	if a.cfg.SMTPURL == "log" || a.cfg.SMSURL == "log" {
 		a.log.Warn("mail or SMS delivery is set to log: messages, with their links and codes, go to this log (development only)",
 			"MANAM_SMTP_URL", a.cfg.SMTPURL == "log", "MANAM_SMS_URL", a.cfg.SMSURL == "log")
 	}
-	host, _ := os.Hostname()
-	w, err := delivery.NewWorker(storage.NewOutbox(a.db), mail, sms, delivery.WorkerOptions{
-		Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomSuffix()), From: a.cfg.mailFrom(), Logger: a.log,
-	})
-	if err != nil {
-		return err
-	}
-	go w.Run(ctx)
+	go s.worker.Run(ctx)
 	if a.cfg.GCInterval > 0 {
 		go func() {
 			t := time.NewTicker(a.cfg.GCInterval)

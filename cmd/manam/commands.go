@@ -419,7 +419,7 @@ func (e *cmdEnv) user(args []string) error {
 		return err
 	}
 	defer a.Close()
-	svc, err := a.idp()
+	svc, err := a.idp(nil)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/manam-id/manam/idp"
@@ -56,6 +57,8 @@ type Pages struct {
 	log     *slog.Logger
 	observe Observer
 	ip      func(*http.Request) string
+	issuer  string
+	product string
 }
 
 // Deps are the pages' collaborators.
@@ -70,6 +73,10 @@ type Deps struct {
 	// ClientIP names the client a request comes from (for throttling);
 	// default: the connection's peer address.
 	ClientIP func(*http.Request) string
+	// Issuer is the public base URL, for links in mail.
+	Issuer string
+	// Product names the service in mail and pages (default "Manam").
+	Product string
 }
 
 // New parses the templates and returns the pages.
@@ -87,7 +94,11 @@ func New(d Deps) (*Pages, error) {
 	if d.ClientIP == nil {
 		d.ClientIP = PeerIP
 	}
-	return &Pages{svc: d.Service, flow: d.Flow, csrf: d.CSRF, secure: d.Secure, tpl: tpl, log: d.Logger, observe: d.Observer, ip: d.ClientIP}, nil
+	if d.Product == "" {
+		d.Product = "Manam"
+	}
+	return &Pages{svc: d.Service, flow: d.Flow, csrf: d.CSRF, secure: d.Secure, tpl: tpl, log: d.Logger, observe: d.Observer, ip: d.ClientIP,
+		issuer: d.Issuer, product: d.Product}, nil
 }
 
 // PeerIP is the address of the connection's peer.
@@ -143,7 +154,8 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 		p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in page is no longer valid. Go back to the application and start again.")
 		return
 	}
-	data := map[string]any{"Title": "Sign in", "ClientName": info.ClientName, "Challenge": challenge, "Email": info.LoginHint}
+	data := map[string]any{"Title": "Sign in", "ClientName": info.ClientName, "Challenge": challenge, "Email": info.LoginHint,
+		"RegisterURL": "/register?challenge=" + url.QueryEscape(challenge)}
 	if r.Method == http.MethodGet {
 		data["CSRF"] = p.csrf.Token(w, r)
 		p.render(w, http.StatusOK, "login.html", data)
@@ -160,6 +172,14 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 		p.observe("throttled")
 		w.Header().Set("Retry-After", "60")
 		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "There were too many failed sign-ins from your network. Wait a few minutes and try again.")
+		return
+	}
+	if errors.Is(err, idp.ErrUnconfirmed) {
+		p.observe("unconfirmed")
+		data["CSRF"] = p.csrf.Token(w, r)
+		data["Error"] = "Confirm your e-mail address first: open the link we sent you."
+		data["Unconfirmed"] = true
+		p.render(w, http.StatusForbidden, "login.html", data)
 		return
 	}
 	if errors.Is(err, idp.ErrInvalidCredentials) {

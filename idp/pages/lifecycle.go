@@ -1,0 +1,135 @@
+package pages
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/manam-id/manam/idp"
+)
+
+// links are the URLs that go into mail for a flow (challenge may be "").
+func (p *Pages) links(challenge string) idp.Links {
+	suffix, signIn := "", p.issuer+"/"
+	if challenge != "" {
+		suffix = "&challenge=" + url.QueryEscape(challenge)
+		signIn = p.issuer + "/login?challenge=" + url.QueryEscape(challenge)
+	}
+	return idp.Links{
+		Confirm: func(token string) string { return p.issuer + "/confirm?token=" + url.QueryEscape(token) + suffix },
+		SignIn:  signIn,
+		Product: p.product,
+	}
+}
+
+// flowOf describes a challenge if it is valid, and drops it otherwise: the
+// account pages also work outside an authorization request.
+func (p *Pages) flowOf(r *http.Request) (string, FlowInfo) {
+	ch := r.FormValue("challenge")
+	if ch == "" {
+		return "", FlowInfo{}
+	}
+	info, err := p.flow.Describe(r.Context(), ch)
+	if err != nil {
+		return "", FlowInfo{}
+	}
+	return ch, info
+}
+
+func (p *Pages) message(w http.ResponseWriter, r *http.Request, status int, data map[string]any) {
+	if data["ResendEmail"] != nil {
+		data["CSRF"] = p.csrf.Token(w, r)
+	}
+	p.render(w, status, "message.html", data)
+}
+
+// Register serves GET and POST /register.
+func (p *Pages) Register(w http.ResponseWriter, r *http.Request) {
+	challenge, info := p.flowOf(r)
+	signIn := "/"
+	if challenge != "" {
+		signIn = "/login?challenge=" + url.QueryEscape(challenge)
+	}
+	data := map[string]any{"Title": "Create an account", "ClientName": info.ClientName, "Challenge": challenge, "SignInURL": signIn,
+		"Email": info.LoginHint, "Errors": map[string]string{}}
+	if r.Method == http.MethodGet {
+		data["CSRF"] = p.csrf.Token(w, r)
+		p.render(w, http.StatusOK, "register.html", data)
+		return
+	}
+	if !p.csrf.Valid(r) {
+		p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+		return
+	}
+	email, name := r.PostFormValue("email"), r.PostFormValue("name")
+	data["Email"], data["Name"] = email, name
+	_, err := p.svc.Register(r.Context(), idp.Registration{Email: email, Name: name, Password: r.PostFormValue("password"),
+		PasswordConfirm: r.PostFormValue("password_confirm")}, p.links(challenge), p.ip(r))
+	var fe idp.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		data["Errors"] = map[string]string(fe)
+		data["CSRF"] = p.csrf.Token(w, r)
+		p.render(w, http.StatusBadRequest, "register.html", data)
+	case errors.Is(err, idp.ErrThrottled):
+		w.Header().Set("Retry-After", "60")
+		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "Too many accounts were created from your network. Wait a few minutes and try again.")
+	case err != nil:
+		p.log.ErrorContext(r.Context(), "registration failed", "err", err)
+		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "Registration is unavailable right now. Please try again in a moment.")
+	default:
+		// The same answer whether or not the address already had an account.
+		p.message(w, r, http.StatusOK, map[string]any{"Title": "Check your e-mail",
+			"Message": "We sent a message to " + email + ". Open the link in it to confirm your address and finish creating your account. (If you already have an account, the message tells you how to sign in.)"})
+	}
+}
+
+// Confirm serves GET /confirm?token=…: the link in the confirmation mail.
+func (p *Pages) Confirm(w http.ResponseWriter, r *http.Request) {
+	challenge, _ := p.flowOf(r)
+	acct, err := p.svc.ConfirmEmail(r.Context(), r.URL.Query().Get("token"))
+	if errors.Is(err, idp.ErrInvalidToken) {
+		p.message(w, r, http.StatusBadRequest, map[string]any{"Title": "Link no longer valid",
+			"Message": "This link was already used or has expired. If your address is not confirmed yet, sign in to get a new link."})
+		return
+	}
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "confirmation failed", "err", err)
+		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "Confirmation is unavailable right now. Please try again in a moment.")
+		return
+	}
+	data := map[string]any{"Title": "Address confirmed", "Message": "Your e-mail address " + *acct.Email + " is confirmed."}
+	if challenge != "" {
+		data["LinkURL"], data["LinkText"] = "/login?challenge="+url.QueryEscape(challenge), "Continue to sign in"
+	} else {
+		data["Message"] = data["Message"].(string) + " You can now sign in to your application."
+	}
+	p.message(w, r, http.StatusOK, data)
+}
+
+// Resend serves POST /confirm/resend.
+func (p *Pages) Resend(w http.ResponseWriter, r *http.Request) {
+	if !p.csrf.Valid(r) {
+		p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+		return
+	}
+	challenge, _ := p.flowOf(r)
+	email := r.PostFormValue("email")
+	if err := p.svc.ResendConfirmation(r.Context(), email, p.links(challenge)); err != nil {
+		p.log.ErrorContext(r.Context(), "resending the confirmation failed", "err", err)
+		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
+		return
+	}
+	p.message(w, r, http.StatusOK, map[string]any{"Title": "Check your e-mail",
+		"Message": "If " + email + " has an account waiting for confirmation, we sent it a new link. Links can be sent once a minute."})
+}
+
+// Home serves GET /.
+func (p *Pages) Home(w http.ResponseWriter, r *http.Request) {
+	data := map[string]any{"Title": "Manam"}
+	if sess, err := p.CurrentSession(r); err == nil && sess.Account.Email != nil {
+		data["Email"] = *sess.Account.Email
+		data["CSRF"] = p.csrf.Token(w, r)
+	}
+	p.render(w, http.StatusOK, "home.html", data)
+}

@@ -1,0 +1,238 @@
+package idp
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	"unicode/utf8"
+
+	"github.com/manam-id/manam/storage"
+)
+
+// Errors of the account lifecycle.
+var (
+	// ErrInvalidToken: a confirmation link that is unknown, used or expired.
+	ErrInvalidToken = errors.New("idp: invalid or expired link")
+	// ErrUnconfirmed: the password was right but the e-mail is not confirmed yet.
+	ErrUnconfirmed = errors.New("idp: e-mail not confirmed")
+)
+
+// LifecycleStore is what registration and confirmation need beyond AccountStore.
+type LifecycleStore interface {
+	CreateConfirmation(ctx context.Context, c *storage.Confirmation) error
+	UseConfirmation(ctx context.Context, id, purpose string, now time.Time) (*storage.Confirmation, error)
+	CountConfirmations(ctx context.Context, accountID, purpose string, since time.Time) (int64, error)
+	MarkEmailVerified(ctx context.Context, accountID, email string) error
+}
+
+// Outbox takes messages to deliver, in the caller's transaction.
+type Outbox interface {
+	Enqueue(ctx context.Context, m *storage.OutboxMessage) error
+}
+
+// Lifecycle configures registration and confirmation.
+type Lifecycle struct {
+	Store LifecycleStore
+	Outbox
+	// InTx runs fn in one transaction: the account, its confirmation and
+	// the mail are written together or not at all.
+	InTx func(ctx context.Context, fn func(ctx context.Context) error) error
+	// Notify wakes the delivery worker after a commit (optional).
+	Notify func()
+	// ConfirmTTL is how long an e-mail link works (24 h).
+	ConfirmTTL time.Duration
+}
+
+// Registration is what a person fills in.
+type Registration struct {
+	Email, Password, PasswordConfirm, Name string
+}
+
+// Links builds the URLs that go into mail.
+type Links struct {
+	// Confirm returns the confirmation URL carrying token.
+	Confirm func(token string) string
+	// SignIn and Recover are where an existing account holder goes.
+	SignIn, Recover string
+	// Product names the service in mail ("Manam", or a tenant's name).
+	Product string
+}
+
+const purposeEmail = "email"
+
+// Register creates an unconfirmed account and mails a confirmation link,
+// atomically. Every problem with the input comes back together as
+// FieldErrors. An address that already has an account gets a mail saying
+// so instead, and the caller gets the same answer as for a new account (nil
+// account, nil error), so the form reveals nothing about who is registered.
+func (s *Service) Register(ctx context.Context, in Registration, links Links, from string) (*storage.Account, error) {
+	if s.life == nil {
+		return nil, errors.New("idp: registration is not configured")
+	}
+	if !s.regThrottle.Allowed(from) {
+		return nil, ErrThrottled
+	}
+	fe := FieldErrors{}
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		fe["email"] = "Enter a valid e-mail address."
+	}
+	name := strings.TrimSpace(in.Name)
+	if utf8.RuneCountInString(name) > 200 || strings.ContainsAny(name, "\x00\r\n<>") {
+		fe["name"] = "Use at most 200 characters, without < or >."
+	}
+	if msg := CheckPassword(in.Password, email); msg != "" {
+		fe["password"] = msg
+	} else if in.Password != in.PasswordConfirm {
+		fe["password_confirm"] = "The two passwords differ."
+	}
+	if len(fe) > 0 {
+		return nil, fe
+	}
+	s.regThrottle.Fail(from) // every registration spends the address's budget
+	hash, err := s.pw.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	var created *storage.Account
+	err = s.life.InTx(ctx, func(ctx context.Context) error {
+		existing, err := s.accounts.AccountByEmail(ctx, email)
+		if err == nil {
+			// Tell the owner, not the form.
+			return s.mail(ctx, existing.ID, email, "exists", map[string]any{"Links": links, "Name": existing.Name})
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		a := &storage.Account{ID: newID(), Email: &email, PasswordHash: hash, Name: name, CreatedAt: now, UpdatedAt: now}
+		if err := s.accounts.CreateAccount(ctx, a); err != nil {
+			if errors.Is(err, storage.ErrDuplicate) {
+				return nil // registered concurrently: same answer
+			}
+			return err
+		}
+		created = a
+		return s.sendConfirmation(ctx, a, links)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.notify()
+	return created, nil
+}
+
+// sendConfirmation stores a new link token and queues its mail.
+func (s *Service) sendConfirmation(ctx context.Context, a *storage.Account, links Links) error {
+	token := randomToken(32) // 256 bits
+	now := s.now().UTC()
+	if err := s.life.Store.CreateConfirmation(ctx, &storage.Confirmation{ID: hashToken(token), AccountID: a.ID, Purpose: purposeEmail,
+		Target: *a.Email, CreatedAt: now, ExpiresAt: now.Add(s.life.ConfirmTTL)}); err != nil {
+		return err
+	}
+	return s.mail(ctx, a.ID, *a.Email, "confirm", map[string]any{"Links": links, "Name": a.Name, "URL": links.Confirm(token),
+		"Hours": int(s.life.ConfirmTTL.Hours())})
+}
+
+// ConfirmEmail uses a link token: the account's address becomes verified.
+// An unknown, used or expired token is ErrInvalidToken.
+func (s *Service) ConfirmEmail(ctx context.Context, token string) (*storage.Account, error) {
+	if token == "" || len(token) > 100 {
+		return nil, ErrInvalidToken
+	}
+	var acct *storage.Account
+	err := s.life.InTx(ctx, func(ctx context.Context) error {
+		c, err := s.life.Store.UseConfirmation(ctx, hashToken(token), purposeEmail, s.now())
+		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrUsed) {
+			return ErrInvalidToken
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.life.Store.MarkEmailVerified(ctx, c.AccountID, c.Target); errors.Is(err, storage.ErrNotFound) {
+			return ErrInvalidToken // the address changed since
+		} else if err != nil {
+			return err
+		}
+		acct, err = s.accounts.AccountByID(ctx, c.AccountID)
+		return err
+	})
+	return acct, err
+}
+
+// ResendConfirmation mails a new link to an unconfirmed account: at most
+// one a minute and five a day. It answers the same whether or not the
+// address has an account, is confirmed, or is over its limit.
+func (s *Service) ResendConfirmation(ctx context.Context, email string, links Links) error {
+	norm, err := NormalizeEmail(email)
+	if err != nil {
+		return nil
+	}
+	a, err := s.accounts.AccountByEmail(ctx, norm)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if a.EmailVerified {
+		return nil
+	}
+	now := s.now()
+	for _, lim := range []struct {
+		since time.Duration
+		max   int64
+	}{{time.Minute, 1}, {24 * time.Hour, 5}} {
+		n, err := s.life.Store.CountConfirmations(ctx, a.ID, purposeEmail, now.Add(-lim.since))
+		if err != nil {
+			return err
+		}
+		if n >= lim.max {
+			s.log.InfoContext(ctx, "confirmation resend refused: over the limit", "account", a.ID)
+			return nil
+		}
+	}
+	if err := s.life.InTx(ctx, func(ctx context.Context) error { return s.sendConfirmation(ctx, a, links) }); err != nil {
+		return err
+	}
+	s.notify()
+	return nil
+}
+
+func (s *Service) notify() {
+	if s.life != nil && s.life.Notify != nil {
+		s.life.Notify()
+	}
+}
+
+//go:embed mail/*.tmpl
+var mailFS embed.FS
+
+var (
+	mailText = texttemplate.Must(texttemplate.ParseFS(mailFS, "mail/*.txt.tmpl"))
+	mailHTML = htmltemplate.Must(htmltemplate.ParseFS(mailFS, "mail/*.html.tmpl"))
+)
+
+// mail renders the named mail (its subject, text and HTML templates) and
+// queues it in the transaction in ctx.
+func (s *Service) mail(ctx context.Context, accountID, to, name string, data map[string]any) error {
+	var subj, text, html bytes.Buffer
+	if err := mailText.ExecuteTemplate(&subj, name+".subject.txt.tmpl", data); err != nil {
+		return fmt.Errorf("idp: mail %s: %w", name, err)
+	}
+	if err := mailText.ExecuteTemplate(&text, name+".txt.tmpl", data); err != nil {
+		return fmt.Errorf("idp: mail %s: %w", name, err)
+	}
+	if err := mailHTML.ExecuteTemplate(&html, name+".html.tmpl", data); err != nil {
+		return fmt.Errorf("idp: mail %s: %w", name, err)
+	}
+	now := s.now().UTC()
+	return s.life.Enqueue(ctx, &storage.OutboxMessage{ID: newID(), Channel: "mail", Recipient: to,
+		Subject: strings.TrimSpace(subj.String()), Text: text.String(), HTML: html.String(), CreatedAt: now, NextAttemptAt: now})
+}

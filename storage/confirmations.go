@@ -1,0 +1,93 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Confirmation is a single-use proof sent to an address: an e-mail link
+// token (or, later, an SMS code). Only a hash of the secret is stored.
+type Confirmation struct {
+	ID        string     `gorm:"primaryKey;size:64"` // hex SHA-256 of the secret
+	AccountID string     `gorm:"size:36;not null;index"`
+	Purpose   string     `gorm:"size:16;not null"` // "email"
+	Target    string     `gorm:"size:320;not null"`
+	CreatedAt time.Time  `gorm:"not null;index"`
+	ExpiresAt time.Time  `gorm:"not null;index"`
+	UsedAt    *time.Time //
+	Account   *Account   `gorm:"foreignKey:AccountID;constraint:OnDelete:CASCADE"`
+}
+
+// TableName implements gorm's tabler.
+func (Confirmation) TableName() string { return "confirmations" }
+
+// ErrUsed reports a confirmation that was already used or has expired.
+var ErrUsed = errors.New("storage: confirmation used or expired")
+
+// CreateConfirmation stores a confirmation (in the transaction in ctx, if any).
+func (s *Accounts) CreateConfirmation(ctx context.Context, c *Confirmation) error {
+	c.CreatedAt, c.ExpiresAt = utc(c.CreatedAt), utc(c.ExpiresAt)
+	if err := s.db.writer(ctx).Create(c).Error; err != nil {
+		return fmt.Errorf("storage: create confirmation: %w", err)
+	}
+	return nil
+}
+
+// UseConfirmation marks a confirmation used, once: it returns the row, or
+// ErrNotFound for an unknown one and ErrUsed for one used or expired.
+func (s *Accounts) UseConfirmation(ctx context.Context, id, purpose string, now time.Time) (*Confirmation, error) {
+	now = utc(now)
+	var c Confirmation
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		w := s.db.writer(ctx)
+		if err := w.Where("id = ? AND purpose = ?", id, purpose).Take(&c).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return ErrNotFound
+			}
+			return err
+		}
+		res := w.Model(&Confirmation{}).Where("id = ? AND used_at IS NULL AND expires_at > ?", id, now).Update("used_at", now)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrUsed
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUsed) {
+			return &c, err
+		}
+		return nil, fmt.Errorf("storage: use confirmation: %w", err)
+	}
+	return &c, nil
+}
+
+// CountConfirmations counts an account's confirmations of a purpose created since.
+func (s *Accounts) CountConfirmations(ctx context.Context, accountID, purpose string, since time.Time) (int64, error) {
+	var n int64
+	err := s.db.reader(ctx).Model(&Confirmation{}).Where("account_id = ? AND purpose = ? AND created_at > ?", accountID, purpose, utc(since)).Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("storage: count confirmations: %w", err)
+	}
+	return n, nil
+}
+
+// MarkEmailVerified records that the account's current e-mail is verified
+// (only if it is still the address confirmed).
+func (s *Accounts) MarkEmailVerified(ctx context.Context, accountID, email string) error {
+	res := s.db.writer(ctx).Model(&Account{}).Where("id = ? AND email = ?", accountID, email).
+		Updates(map[string]any{"email_verified": true, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return fmt.Errorf("storage: verify e-mail: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
