@@ -47,6 +47,10 @@ type Lifecycle struct {
 	Notify func()
 	// ConfirmTTL is how long an e-mail link works (24 h).
 	ConfirmTTL time.Duration
+	// Revoker and Sessions end an account's tokens and sessions on a
+	// password reset.
+	Revoker  TokenRevoker
+	Sessions SessionEnder
 }
 
 // Registration is what a person fills in.
@@ -58,6 +62,8 @@ type Registration struct {
 type Links struct {
 	// Confirm returns the confirmation URL carrying token.
 	Confirm func(token string) string
+	// Reset returns the password-reset URL carrying token.
+	Reset func(token string) string
 	// SignIn and Recover are where an existing account holder goes.
 	SignIn, Recover string
 	// Product names the service in mail ("Manam", or a tenant's name).
@@ -184,19 +190,8 @@ func (s *Service) ResendConfirmation(ctx context.Context, email string, links Li
 	if a.EmailVerified {
 		return nil
 	}
-	now := s.now()
-	for _, lim := range []struct {
-		since time.Duration
-		max   int64
-	}{{time.Minute, 1}, {24 * time.Hour, 5}} {
-		n, err := s.life.Store.CountConfirmations(ctx, a.ID, purposeEmail, now.Add(-lim.since))
-		if err != nil {
-			return err
-		}
-		if n >= lim.max {
-			s.log.InfoContext(ctx, "confirmation resend refused: over the limit", "account", a.ID)
-			return nil
-		}
+	if over, err := s.overLimit(ctx, a.ID, purposeEmail); err != nil || over {
+		return err
 	}
 	if err := s.life.InTx(ctx, func(ctx context.Context) error { return s.sendConfirmation(ctx, a, links) }); err != nil {
 		return err

@@ -87,7 +87,8 @@ func (a *app) idp(notify func()) (*idp.Service, error) {
 	}
 	accts := storage.NewAccounts(a.db)
 	return idp.New(idp.Config{}, idp.Deps{Accounts: accts, Sessions: accts, Consents: accts, Passwords: pw, Logger: a.log,
-		Lifecycle: &idp.Lifecycle{Store: accts, Outbox: storage.NewOutbox(a.db), InTx: a.db.InTx, Notify: notify}})
+		Lifecycle: &idp.Lifecycle{Store: accts, Outbox: storage.NewOutbox(a.db), InTx: a.db.InTx, Notify: notify,
+			Revoker: provider.NewStore(a.db), Sessions: accts}})
 }
 
 // server is a running HTTP surface with its background work.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/manam-id/manam/idp"
 )
@@ -17,7 +18,9 @@ func (p *Pages) links(challenge string) idp.Links {
 	}
 	return idp.Links{
 		Confirm: func(token string) string { return p.issuer + "/confirm?token=" + url.QueryEscape(token) + suffix },
+		Reset:   func(token string) string { return p.issuer + "/recover/reset?token=" + url.QueryEscape(token) + suffix },
 		SignIn:  signIn,
+		Recover: p.issuer + "/recover" + strings.Replace(suffix, "&", "?", 1),
 		Product: p.product,
 	}
 }
@@ -132,4 +135,72 @@ func (p *Pages) Home(w http.ResponseWriter, r *http.Request) {
 		data["CSRF"] = p.csrf.Token(w, r)
 	}
 	p.render(w, http.StatusOK, "home.html", data)
+}
+
+// Recover serves GET and POST /recover: ask for a reset link.
+func (p *Pages) Recover(w http.ResponseWriter, r *http.Request) {
+	challenge, info := p.flowOf(r)
+	if r.Method == http.MethodGet {
+		p.render(w, http.StatusOK, "recover.html", map[string]any{"Title": "Reset your password", "Challenge": challenge,
+			"Email": info.LoginHint, "CSRF": p.csrf.Token(w, r)})
+		return
+	}
+	if !p.csrf.Valid(r) {
+		p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+		return
+	}
+	email := r.PostFormValue("email")
+	err := p.svc.RequestRecovery(r.Context(), email, p.links(challenge), p.ip(r))
+	if errors.Is(err, idp.ErrThrottled) {
+		w.Header().Set("Retry-After", "60")
+		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "Too many requests from your network. Wait a few minutes and try again.")
+		return
+	}
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "recovery request failed", "err", err)
+		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
+		return
+	}
+	// The same answer whether or not the address has an account.
+	p.message(w, r, http.StatusOK, map[string]any{"Title": "Check your e-mail",
+		"Message": "If " + email + " has an account, we sent it a link to choose a new password. It works for an hour."})
+}
+
+// Reset serves GET and POST /recover/reset: the link in the mail shows the
+// form (opening the link changes nothing, so mail scanners cannot use it up);
+// posting it sets the password.
+func (p *Pages) Reset(w http.ResponseWriter, r *http.Request) {
+	challenge, _ := p.flowOf(r)
+	token := r.FormValue("token")
+	data := map[string]any{"Title": "Choose a new password", "Challenge": challenge, "Token": token, "Errors": map[string]string{}}
+	if r.Method == http.MethodGet {
+		data["CSRF"] = p.csrf.Token(w, r)
+		p.render(w, http.StatusOK, "reset.html", data)
+		return
+	}
+	if !p.csrf.Valid(r) {
+		p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+		return
+	}
+	_, err := p.svc.ResetPassword(r.Context(), token, r.PostFormValue("password"), r.PostFormValue("password_confirm"))
+	var fe idp.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		data["Errors"] = map[string]string(fe)
+		data["CSRF"] = p.csrf.Token(w, r)
+		p.render(w, http.StatusBadRequest, "reset.html", data)
+	case errors.Is(err, idp.ErrInvalidToken):
+		p.message(w, r, http.StatusBadRequest, map[string]any{"Title": "Link no longer valid",
+			"Message": "This link was already used or has expired. Ask for a new one.", "LinkURL": "/recover", "LinkText": "Reset my password"})
+	case err != nil:
+		p.log.ErrorContext(r.Context(), "password reset failed", "err", err)
+		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
+	default:
+		p.ClearSessionCookie(w)
+		data := map[string]any{"Title": "Password changed", "Message": "Your password is changed, and you are signed out everywhere."}
+		if challenge != "" {
+			data["LinkURL"], data["LinkText"] = "/login?challenge="+url.QueryEscape(challenge), "Continue to sign in"
+		}
+		p.message(w, r, http.StatusOK, data)
+	}
 }
