@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -33,6 +35,7 @@ Usage:
   manam tenant delete ID
   manam tenant rotate-secret ID [--json]
   manam user create --email E --password P [--name N] [--json]
+  manam user import FILE [--json]     accounts from JSON lines: {"email","email_verified","password_hash","name"}
   manam keys list [--json]
   manam keys rotate [--alg RS256|ES256] [--json]
   manam healthcheck                   exit 0 when the local server is ready (for container healthchecks)
@@ -399,8 +402,11 @@ func sortRows(rows [][]string) {
 }
 
 func (e *cmdEnv) user(args []string) error {
+	if len(args) > 0 && args[0] == "import" {
+		return e.userImport(args[1:])
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return fmt.Errorf("%w: user needs create", errUsage)
+		return fmt.Errorf("%w: user needs create or import", errUsage)
 	}
 	fs := newFlags("user create")
 	email := fs.String("email", "", "e-mail address")
@@ -522,5 +528,92 @@ func (e *cmdEnv) healthcheck(args []string) error {
 		return fmt.Errorf("not ready: status %d", resp.StatusCode)
 	}
 	fmt.Fprintln(e.out, "ready")
+	return nil
+}
+
+// userImport loads accounts from JSON lines (FILE, or - for standard input).
+// Each line is imported on its own: a bad line is reported with its number
+// and writes nothing; the others go in. Exit status 1 when any line failed.
+func (e *cmdEnv) userImport(args []string) error {
+	fs := newFlags("user import")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: user import needs one FILE (or -)", errUsage)
+	}
+	in := io.Reader(os.Stdin)
+	if pos[0] != "-" {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		defer f.Close()
+		in = f
+	}
+	a, err := e.open(fs)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	svc, err := a.idp(nil)
+	if err != nil {
+		return err
+	}
+	type failure struct {
+		Line  int    `json:"line"`
+		Error string `json:"error"`
+	}
+	var failed []failure
+	imported := 0
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		var rec idp.ImportedAccount
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.DisallowUnknownFields() // a field we cannot keep must not vanish silently
+		if err := dec.Decode(&rec); err != nil {
+			failed = append(failed, failure{n, "not a JSON object of the expected fields: " + err.Error()})
+			continue
+		}
+		if _, err := svc.ImportAccount(e.ctx, rec); err != nil {
+			msg := err.Error()
+			var fe idp.FieldErrors
+			switch {
+			case errors.As(err, &fe):
+				msg = strings.TrimPrefix(fe.Error(), "idp: invalid input: ")
+			case errors.Is(err, idp.ErrExists):
+				msg = "an account with this e-mail already exists"
+			}
+			failed = append(failed, failure{n, msg})
+			continue
+		}
+		imported++
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading %s: %w", pos[0], err)
+	}
+	if *asJSON {
+		if failed == nil {
+			failed = []failure{}
+		}
+		if err := e.printJSON(map[string]any{"imported": imported, "failed": failed}); err != nil {
+			return err
+		}
+	} else {
+		for _, f := range failed {
+			fmt.Fprintf(e.errw, "line %d: %s\n", f.Line, f.Error)
+		}
+		fmt.Fprintf(e.out, "imported %d accounts, %d lines failed\n", imported, len(failed))
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d lines failed", len(failed), len(failed)+imported)
+	}
 	return nil
 }
