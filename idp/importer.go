@@ -73,4 +73,3 @@ func checkImportedHash(h string) string {
 	}
 	return ""
 }
-
