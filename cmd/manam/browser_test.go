@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/manam-id/manam/idp/delivery/deliverytest"
+)
+
+// chromium finds Debian's Chromium (or MANAM_TEST_CHROMIUM). Without it the
+// browser tests skip, unless MANAM_TEST_REQUIRE_BROWSER=1 (CI) makes that a
+// failure.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("MANAM_TEST_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("MANAM_TEST_REQUIRE_BROWSER") == "1" {
+		t.Fatal("MANAM_TEST_REQUIRE_BROWSER=1 but no Chromium found (apt-get install chromium)")
+	}
+	t.Skip("no Chromium: browser test skipped (apt-get install chromium)")
+	return ""
+}
+
+// newChrome starts a headless Chromium for the test.
+func newChrome(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	if err := chromedp.Run(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	return ctx
+}
+
+// TestBrowserRegistration: in a real browser, a person starts at a tenant's
+// sign-in link, creates an account, confirms it through the link in the
+// mail a real SMTP server received, signs in, and the tenant gets a code
+// that it exchanges for a verified ID token.
+func TestBrowserRegistration(t *testing.T) {
+	ctx := newChrome(t)
+	mail := deliverytest.Start(t, deliverytest.Options{})
+	srv := startServer(t, "sqlite:"+t.TempDir()+"/b.db", map[string]string{"MANAM_SMTP_URL": "smtp://" + mail.Addr})
+	// The tenant's callback, as a real relying party would serve it.
+	got := make(chan url.Values, 1)
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case got <- req.URL.Query():
+		default:
+		}
+		_, _ = w.Write([]byte("<h1>Signed in to Browser Shop</h1>"))
+	}))
+	defer cb.Close()
+	redirect := cb.URL + "/cb"
+	app := srv.createTenant(t, "--name", "Browser Shop", "--redirect-uri", redirect, "--first-party")
+	r := newRP(t, srv, app, oidc.ScopeOpenID, "email")
+	r.conf.RedirectURL = redirect
+	pkce := oauth2.GenerateVerifier()
+	authURL := r.conf.AuthCodeURL("state-123456789", oauth2.S256ChallengeOption(pkce), oidc.Nonce("nonce-1234567890"))
+
+	const email, password = "browser.user@example.com", "a phrase typed in a browser"
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(authURL),
+		chromedp.WaitVisible(`input#email`, chromedp.ByQuery),
+		chromedp.Click(`a[href^="/register"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`input#password_confirm`, chromedp.ByQuery),
+		chromedp.SendKeys(`input#name`, "Browser User", chromedp.ByQuery),
+		chromedp.SendKeys(`input#email`, email, chromedp.ByQuery),
+		chromedp.SendKeys(`input#password`, password, chromedp.ByQuery),
+		chromedp.SendKeys(`input#password_confirm`, password, chromedp.ByQuery),
+		chromedp.Submit(`input#password_confirm`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//h1[contains(., "Check your e-mail")]`),
+	)
+	if err != nil {
+		t.Fatalf("registering in the browser: %v", err)
+	}
+	msgs := mail.Wait(t, 1)
+	pm, err := deliverytest.Parse(msgs[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := confirmLink.FindString(pm.Text)
+	if link == "" {
+		t.Fatalf("no link in %q", pm.Text)
+	}
+	var where string
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(`//h1[contains(., "Address confirmed")]`),
+		chromedp.Click(`a.button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`input#password`, chromedp.ByQuery),
+		chromedp.SendKeys(`input#email`, email, chromedp.ByQuery),
+		chromedp.SendKeys(`input#password`, password, chromedp.ByQuery),
+		chromedp.Submit(`input#password`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//h1[contains(., "Signed in to Browser Shop")]`),
+		chromedp.Location(&where),
+	)
+	if err != nil {
+		t.Fatalf("confirming and signing in: %v", err)
+	}
+	q := <-got
+	if q.Get("state") != "state-123456789" || !strings.HasPrefix(where, redirect) {
+		t.Fatalf("callback %v at %s", q, where)
+	}
+	tok, err := r.conf.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(pkce))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	idt, err := r.verifier.Verify(context.Background(), tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Email    string `json:"email"`
+		Verified bool   `json:"email_verified"`
+	}
+	_ = idt.Claims(&c)
+	if c.Email != email || !c.Verified {
+		t.Fatalf("ID token: %+v", c)
+	}
+}
