@@ -238,8 +238,7 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (*st
 		return nil, err
 	}
 	if !ok {
-		locked, err := s.accounts.RecordLoginFailure(ctx, a.ID, now, storage.LockoutPolicy{
-			MaxFailures: s.cfg.MaxFailures, Window: s.cfg.FailureWindow, LockFor: s.lockFor})
+		locked, err := s.accounts.RecordLoginFailure(ctx, a.ID, now, s.lockoutPolicy())
 		if err != nil {
 			return nil, err
 		}
@@ -267,6 +266,10 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (*st
 		}
 	}
 	return a, nil
+}
+
+func (s *Service) lockoutPolicy() storage.LockoutPolicy {
+	return storage.LockoutPolicy{MaxFailures: s.cfg.MaxFailures, Window: s.cfg.FailureWindow, LockFor: s.lockFor}
 }
 
 // lockFor is the length of an account's next lock: LockBase doubled per

@@ -190,3 +190,15 @@ func (s *Accounts) ClearLoginFailures(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// UpdateName sets an account's display name.
+func (s *Accounts) UpdateName(ctx context.Context, id, name string) error {
+	res := s.db.writer(ctx).Model(&Account{}).Where("id = ?", id).Updates(map[string]any{"name": name, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return fmt.Errorf("storage: update name: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

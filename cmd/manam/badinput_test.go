@@ -160,7 +160,7 @@ func testBadInput(t *testing.T, be backend) {
 		{name: "logout: forged id_token_hint", method: "GET", path: "/oauth2/logout?id_token_hint=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", status: 400, page: true},
 		{name: "logout: unregistered post_logout_redirect_uri", method: "GET", path: "/oauth2/logout?client_id=" + app.ClientID + "&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F", status: 400, page: true},
 		// login page
-		{name: "login: no challenge", method: "GET", path: "/login", status: 400, page: true},
+		{name: "login: forged challenge", method: "GET", path: "/login?challenge=eyJxIjoiIn0.AAAA", status: 400, page: true},
 		{name: "login: POST without CSRF", method: "POST", path: "/login", body: "challenge=x&email=a&password=b", status: 400, page: true},
 	}
 

@@ -149,10 +149,14 @@ func (p *Pages) LoggedOut(w http.ResponseWriter, r *http.Request) {
 // Login serves GET and POST /login.
 func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 	challenge := r.FormValue("challenge")
-	info, err := p.flow.Describe(r.Context(), challenge)
-	if err != nil {
-		p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in page is no longer valid. Go back to the application and start again.")
-		return
+	// Without an authorization request, signing in leads to the account page.
+	info := FlowInfo{ResumeURL: "/account"}
+	if challenge != "" {
+		var err error
+		if info, err = p.flow.Describe(r.Context(), challenge); err != nil {
+			p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in page is no longer valid. Go back to the application and start again.")
+			return
+		}
 	}
 	data := map[string]any{"Title": "Sign in", "ClientName": info.ClientName, "Challenge": challenge, "Email": info.LoginHint,
 		"RegisterURL": "/register?challenge=" + url.QueryEscape(challenge), "RecoverURL": "/recover?challenge=" + url.QueryEscape(challenge)}

@@ -1,0 +1,78 @@
+package idp
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"unicode/utf8"
+)
+
+// ProfileStore changes profile fields.
+type ProfileStore interface {
+	UpdateName(ctx context.Context, id, name string) error
+}
+
+// UpdateProfile changes what a signed-in user may change of their profile.
+func (s *Service) UpdateProfile(ctx context.Context, accountID, name string) error {
+	name = strings.TrimSpace(name)
+	if utf8.RuneCountInString(name) > 200 || strings.ContainsAny(name, "\x00\r\n<>") {
+		return FieldErrors{"name": "Use at most 200 characters, without < or >."}
+	}
+	ps, ok := s.accounts.(ProfileStore)
+	if !ok {
+		return errors.New("idp: profile changes are not configured")
+	}
+	return ps.UpdateName(ctx, accountID, name)
+}
+
+// ChangePassword sets a new password for a signed-in user who proves the
+// current one. A wrong current password counts towards the lockout like a
+// failed sign-in. Every other session of the account and all its tokens
+// end; the session that made the change stays.
+func (s *Service) ChangePassword(ctx context.Context, sess *Session, current, password, confirm string) error {
+	if s.life == nil || s.life.Revoker == nil || s.life.Sessions == nil {
+		return errors.New("idp: password change is not configured")
+	}
+	a, err := s.accounts.AccountByID(ctx, sess.Account.ID)
+	if err != nil {
+		return err
+	}
+	ok, _, err := s.pw.Verify(ctx, a.PasswordHash, current)
+	if err != nil && !errors.Is(err, ErrHashFormat) {
+		return err
+	}
+	if !ok {
+		if _, err := s.accounts.RecordLoginFailure(ctx, a.ID, s.now(), s.lockoutPolicy()); err != nil {
+			return err
+		}
+		return FieldErrors{"current_password": "This is not your current password."}
+	}
+	email := ""
+	if a.Email != nil {
+		email = *a.Email
+	}
+	fe := FieldErrors{}
+	if msg := CheckPassword(password, email); msg != "" {
+		fe["password"] = msg
+	} else if password != confirm {
+		fe["password_confirm"] = "The two passwords differ."
+	} else if password == current {
+		fe["password"] = "Choose a password different from the current one."
+	}
+	if len(fe) > 0 {
+		return fe
+	}
+	hash, err := s.pw.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	return s.life.InTx(ctx, func(ctx context.Context) error {
+		if err := s.accounts.SetPasswordHash(ctx, a.ID, hash); err != nil {
+			return err
+		}
+		if err := s.life.Sessions.DeleteSessionsOf(ctx, a.ID, sess.Row.ID); err != nil {
+			return err
+		}
+		return s.life.Revoker.RevokeSubject(ctx, a.ID)
+	})
+}

@@ -1,0 +1,87 @@
+package pages
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/manam-id/manam/idp"
+)
+
+var accountDone = map[string]string{
+	"profile":  "Your profile is saved.",
+	"password": "Your password is changed. Your other devices are signed out.",
+}
+
+// Account serves GET /account.
+func (p *Pages) Account(w http.ResponseWriter, r *http.Request) {
+	p.account(w, r, http.StatusOK, nil, accountDone[r.URL.Query().Get("done")])
+}
+
+func (p *Pages) account(w http.ResponseWriter, r *http.Request, status int, errs idp.FieldErrors, done string) {
+	sess, err := p.CurrentSession(r)
+	if err != nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	a := sess.Account
+	email := ""
+	if a.Email != nil {
+		email = *a.Email
+	}
+	if errs == nil {
+		errs = idp.FieldErrors{}
+	}
+	name := a.Name
+	if r.Method == http.MethodPost && r.PostForm.Has("name") {
+		name = r.PostFormValue("name")
+	}
+	p.render(w, status, "account.html", map[string]any{"Title": "Your account", "Email": email, "Verified": a.EmailVerified,
+		"Name": name, "Errors": map[string]string(errs), "Done": done, "CSRF": p.csrf.Token(w, r)})
+}
+
+// AccountProfile serves POST /account/profile.
+func (p *Pages) AccountProfile(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.signedInForm(w, r)
+	if !ok {
+		return
+	}
+	err := p.svc.UpdateProfile(r.Context(), sess.Account.ID, r.PostFormValue("name"))
+	p.afterAccountChange(w, r, err, "profile")
+}
+
+// AccountPassword serves POST /account/password.
+func (p *Pages) AccountPassword(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.signedInForm(w, r)
+	if !ok {
+		return
+	}
+	err := p.svc.ChangePassword(r.Context(), sess, r.PostFormValue("current_password"), r.PostFormValue("password"), r.PostFormValue("password_confirm"))
+	p.afterAccountChange(w, r, err, "password")
+}
+
+func (p *Pages) afterAccountChange(w http.ResponseWriter, r *http.Request, err error, done string) {
+	var fe idp.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		p.account(w, r, http.StatusBadRequest, fe, "")
+	case err != nil:
+		p.log.ErrorContext(r.Context(), "account change failed", "err", err)
+		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
+	default:
+		http.Redirect(w, r, "/account?done="+done, http.StatusSeeOther)
+	}
+}
+
+// signedInForm checks the session and the CSRF token of an account form.
+func (p *Pages) signedInForm(w http.ResponseWriter, r *http.Request) (*idp.Session, bool) {
+	sess, err := p.CurrentSession(r)
+	if err != nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return nil, false
+	}
+	if !p.csrf.Valid(r) {
+		p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+		return nil, false
+	}
+	return sess, true
+}
