@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/manam-id/manam/idp/i18n"
 	"github.com/manam-id/manam/storage"
 )
 
@@ -68,6 +69,8 @@ type Links struct {
 	SignIn, Recover string
 	// Product names the service in mail ("Manam", or a tenant's name).
 	Product string
+	// Lang is the language of the mail (the page's).
+	Lang i18n.Lang
 }
 
 const purposeEmail = "email"
@@ -210,13 +213,19 @@ func (s *Service) notify() {
 var mailFS embed.FS
 
 var (
-	mailText = texttemplate.Must(texttemplate.ParseFS(mailFS, "mail/*.txt.tmpl"))
-	mailHTML = htmltemplate.Must(htmltemplate.ParseFS(mailFS, "mail/*.html.tmpl"))
+	mailText = texttemplate.Must(texttemplate.New("mail").Funcs(texttemplate.FuncMap{"t": i18n.T}).ParseFS(mailFS, "mail/*.txt.tmpl"))
+	mailHTML = htmltemplate.Must(htmltemplate.New("mail").Funcs(htmltemplate.FuncMap{"t": i18n.T}).ParseFS(mailFS, "mail/*.html.tmpl"))
 )
 
 // mail renders the named mail (its subject, text and HTML templates) and
 // queues it in the transaction in ctx.
 func (s *Service) mail(ctx context.Context, accountID, to, name string, data map[string]any) error {
+	if l, ok := data["Links"].(Links); ok {
+		data["Lang"], data["Dir"] = l.Lang, l.Lang.Dir()
+		if l.Lang == "" {
+			data["Lang"], data["Dir"] = i18n.EN, "ltr"
+		}
+	}
 	var subj, text, html bytes.Buffer
 	if err := mailText.ExecuteTemplate(&subj, name+".subject.txt.tmpl", data); err != nil {
 		return fmt.Errorf("idp: mail %s: %w", name, err)

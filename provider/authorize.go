@@ -86,6 +86,7 @@ func (p *Provider) Describe(ctx context.Context, s string) (pages.FlowInfo, erro
 	}
 	resume := p.cfg.Issuer + "/oauth2/auth/resume?challenge=" + url.QueryEscape(s)
 	return pages.FlowInfo{
+		UILocales:  form.Get("ui_locales"),
 		ClientID:   client.ID,
 		ClientName: client.Name,
 		Scopes:     strings.Fields(form.Get("scope")),
@@ -128,7 +129,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request, rs re
 		return
 	}
 	if name := repeatedParam(r.Form); name != "" {
-		p.pages.Error(w, r, http.StatusBadRequest, "Invalid request", "The parameter "+name+" was sent more than once.")
+		p.pages.Error(w, r, http.StatusBadRequest, "Invalid request", "The parameter %s was sent more than once.", name)
 		return
 	}
 	ar, err := p.oauth.NewAuthorizeRequest(ctx, r)

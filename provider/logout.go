@@ -27,7 +27,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if name := repeatedParam(r.Form); name != "" {
-		p.pages.Error(w, r, http.StatusBadRequest, "Invalid request", "The parameter "+name+" was sent more than once.")
+		p.pages.Error(w, r, http.StatusBadRequest, "Invalid request", "The parameter %s was sent more than once.", name)
 		return
 	}
 	hint := r.Form.Get("id_token_hint")

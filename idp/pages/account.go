@@ -35,7 +35,7 @@ func (p *Pages) account(w http.ResponseWriter, r *http.Request, status int, errs
 	if r.Method == http.MethodPost && r.PostForm.Has("name") {
 		name = r.PostFormValue("name")
 	}
-	p.render(w, status, "account.html", map[string]any{"Title": "Your account", "Email": email, "Verified": a.EmailVerified,
+	p.render(w, r, status, "account.html", map[string]any{"Title": "Your account", "Email": email, "Verified": a.EmailVerified,
 		"Name": name, "Errors": map[string]string(errs), "Done": done, "CSRF": p.csrf.Token(w, r)})
 }
 

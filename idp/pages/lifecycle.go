@@ -10,7 +10,7 @@ import (
 )
 
 // links are the URLs that go into mail for a flow (challenge may be "").
-func (p *Pages) links(challenge string) idp.Links {
+func (p *Pages) links(r *http.Request, challenge string) idp.Links {
 	suffix, signIn := "", p.issuer+"/"
 	if challenge != "" {
 		suffix = "&challenge=" + url.QueryEscape(challenge)
@@ -22,6 +22,7 @@ func (p *Pages) links(challenge string) idp.Links {
 		SignIn:  signIn,
 		Recover: p.issuer + "/recover" + strings.Replace(suffix, "&", "?", 1),
 		Product: p.product,
+		Lang:    p.lang(r),
 	}
 }
 
@@ -39,11 +40,9 @@ func (p *Pages) flowOf(r *http.Request) (string, FlowInfo) {
 	return ch, info
 }
 
+// message renders a page of already-translated text.
 func (p *Pages) message(w http.ResponseWriter, r *http.Request, status int, data map[string]any) {
-	if data["ResendEmail"] != nil {
-		data["CSRF"] = p.csrf.Token(w, r)
-	}
-	p.render(w, status, "message.html", data)
+	p.render(w, r, status, "message.html", data)
 }
 
 // Register serves GET and POST /register.
@@ -57,7 +56,7 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) {
 		"Email": info.LoginHint, "Errors": map[string]string{}}
 	if r.Method == http.MethodGet {
 		data["CSRF"] = p.csrf.Token(w, r)
-		p.render(w, http.StatusOK, "register.html", data)
+		p.render(w, r, http.StatusOK, "register.html", data)
 		return
 	}
 	if !p.csrf.Valid(r) {
@@ -67,13 +66,13 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) {
 	email, name := r.PostFormValue("email"), r.PostFormValue("name")
 	data["Email"], data["Name"] = email, name
 	_, err := p.svc.Register(r.Context(), idp.Registration{Email: email, Name: name, Password: r.PostFormValue("password"),
-		PasswordConfirm: r.PostFormValue("password_confirm")}, p.links(challenge), p.ip(r))
+		PasswordConfirm: r.PostFormValue("password_confirm")}, p.links(r, challenge), p.ip(r))
 	var fe idp.FieldErrors
 	switch {
 	case errors.As(err, &fe):
 		data["Errors"] = map[string]string(fe)
 		data["CSRF"] = p.csrf.Token(w, r)
-		p.render(w, http.StatusBadRequest, "register.html", data)
+		p.render(w, r, http.StatusBadRequest, "register.html", data)
 	case errors.Is(err, idp.ErrThrottled):
 		w.Header().Set("Retry-After", "60")
 		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "Too many accounts were created from your network. Wait a few minutes and try again.")
@@ -82,8 +81,8 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) {
 		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "Registration is unavailable right now. Please try again in a moment.")
 	default:
 		// The same answer whether or not the address already had an account.
-		p.message(w, r, http.StatusOK, map[string]any{"Title": "Check your e-mail",
-			"Message": "We sent a message to " + email + ". Open the link in it to confirm your address and finish creating your account. (If you already have an account, the message tells you how to sign in.)"})
+		p.message(w, r, http.StatusOK, map[string]any{"Title": p.t(r, "Check your e-mail"),
+			"Message": p.t(r, "We sent a message to %s. Open the link in it to confirm your address and finish creating your account. (If you already have an account, the message tells you how to sign in.)", email)})
 	}
 }
 
@@ -92,8 +91,8 @@ func (p *Pages) Confirm(w http.ResponseWriter, r *http.Request) {
 	challenge, _ := p.flowOf(r)
 	acct, err := p.svc.ConfirmEmail(r.Context(), r.URL.Query().Get("token"))
 	if errors.Is(err, idp.ErrInvalidToken) {
-		p.message(w, r, http.StatusBadRequest, map[string]any{"Title": "Link no longer valid",
-			"Message": "This link was already used or has expired. If your address is not confirmed yet, sign in to get a new link."})
+		p.message(w, r, http.StatusBadRequest, map[string]any{"Title": p.t(r, "Link no longer valid"),
+			"Message": p.t(r, "This link was already used or has expired. If your address is not confirmed yet, sign in to get a new link.")})
 		return
 	}
 	if err != nil {
@@ -101,11 +100,11 @@ func (p *Pages) Confirm(w http.ResponseWriter, r *http.Request) {
 		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "Confirmation is unavailable right now. Please try again in a moment.")
 		return
 	}
-	data := map[string]any{"Title": "Address confirmed", "Message": "Your e-mail address " + *acct.Email + " is confirmed."}
+	data := map[string]any{"Title": p.t(r, "Address confirmed"), "Message": p.t(r, "Your e-mail address %s is confirmed.", *acct.Email)}
 	if challenge != "" {
-		data["LinkURL"], data["LinkText"] = "/login?challenge="+url.QueryEscape(challenge), "Continue to sign in"
+		data["LinkURL"], data["LinkText"] = "/login?challenge="+url.QueryEscape(challenge), p.t(r, "Continue to sign in")
 	} else {
-		data["Message"] = data["Message"].(string) + " You can now sign in to your application."
+		data["Message"] = data["Message"].(string) + " " + p.t(r, "You can now sign in to your application.")
 	}
 	p.message(w, r, http.StatusOK, data)
 }
@@ -118,13 +117,13 @@ func (p *Pages) Resend(w http.ResponseWriter, r *http.Request) {
 	}
 	challenge, _ := p.flowOf(r)
 	email := r.PostFormValue("email")
-	if err := p.svc.ResendConfirmation(r.Context(), email, p.links(challenge)); err != nil {
+	if err := p.svc.ResendConfirmation(r.Context(), email, p.links(r, challenge)); err != nil {
 		p.log.ErrorContext(r.Context(), "resending the confirmation failed", "err", err)
 		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
 		return
 	}
-	p.message(w, r, http.StatusOK, map[string]any{"Title": "Check your e-mail",
-		"Message": "If " + email + " has an account waiting for confirmation, we sent it a new link. Links can be sent once a minute."})
+	p.message(w, r, http.StatusOK, map[string]any{"Title": p.t(r, "Check your e-mail"),
+		"Message": p.t(r, "If %s has an account waiting for confirmation, we sent it a new link. Links can be sent once a minute.", email)})
 }
 
 // Home serves GET /.
@@ -134,14 +133,14 @@ func (p *Pages) Home(w http.ResponseWriter, r *http.Request) {
 		data["Email"] = *sess.Account.Email
 		data["CSRF"] = p.csrf.Token(w, r)
 	}
-	p.render(w, http.StatusOK, "home.html", data)
+	p.render(w, r, http.StatusOK, "home.html", data)
 }
 
 // Recover serves GET and POST /recover: ask for a reset link.
 func (p *Pages) Recover(w http.ResponseWriter, r *http.Request) {
 	challenge, info := p.flowOf(r)
 	if r.Method == http.MethodGet {
-		p.render(w, http.StatusOK, "recover.html", map[string]any{"Title": "Reset your password", "Challenge": challenge,
+		p.render(w, r, http.StatusOK, "recover.html", map[string]any{"Title": "Reset your password", "Challenge": challenge,
 			"Email": info.LoginHint, "CSRF": p.csrf.Token(w, r)})
 		return
 	}
@@ -150,7 +149,7 @@ func (p *Pages) Recover(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := r.PostFormValue("email")
-	err := p.svc.RequestRecovery(r.Context(), email, p.links(challenge), p.ip(r))
+	err := p.svc.RequestRecovery(r.Context(), email, p.links(r, challenge), p.ip(r))
 	if errors.Is(err, idp.ErrThrottled) {
 		w.Header().Set("Retry-After", "60")
 		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "Too many requests from your network. Wait a few minutes and try again.")
@@ -162,8 +161,8 @@ func (p *Pages) Recover(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The same answer whether or not the address has an account.
-	p.message(w, r, http.StatusOK, map[string]any{"Title": "Check your e-mail",
-		"Message": "If " + email + " has an account, we sent it a link to choose a new password. It works for an hour."})
+	p.message(w, r, http.StatusOK, map[string]any{"Title": p.t(r, "Check your e-mail"),
+		"Message": p.t(r, "If %s has an account, we sent it a link to choose a new password. It works for an hour.", email)})
 }
 
 // Reset serves GET and POST /recover/reset: the link in the mail shows the
@@ -175,7 +174,7 @@ func (p *Pages) Reset(w http.ResponseWriter, r *http.Request) {
 	data := map[string]any{"Title": "Choose a new password", "Challenge": challenge, "Token": token, "Errors": map[string]string{}}
 	if r.Method == http.MethodGet {
 		data["CSRF"] = p.csrf.Token(w, r)
-		p.render(w, http.StatusOK, "reset.html", data)
+		p.render(w, r, http.StatusOK, "reset.html", data)
 		return
 	}
 	if !p.csrf.Valid(r) {
@@ -188,18 +187,18 @@ func (p *Pages) Reset(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &fe):
 		data["Errors"] = map[string]string(fe)
 		data["CSRF"] = p.csrf.Token(w, r)
-		p.render(w, http.StatusBadRequest, "reset.html", data)
+		p.render(w, r, http.StatusBadRequest, "reset.html", data)
 	case errors.Is(err, idp.ErrInvalidToken):
-		p.message(w, r, http.StatusBadRequest, map[string]any{"Title": "Link no longer valid",
-			"Message": "This link was already used or has expired. Ask for a new one.", "LinkURL": "/recover", "LinkText": "Reset my password"})
+		p.message(w, r, http.StatusBadRequest, map[string]any{"Title": p.t(r, "Link no longer valid"),
+			"Message": p.t(r, "This link was already used or has expired. Ask for a new one."), "LinkURL": "/recover", "LinkText": p.t(r, "Reset my password")})
 	case err != nil:
 		p.log.ErrorContext(r.Context(), "password reset failed", "err", err)
 		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
 	default:
 		p.ClearSessionCookie(w)
-		data := map[string]any{"Title": "Password changed", "Message": "Your password is changed, and you are signed out everywhere."}
+		data := map[string]any{"Title": p.t(r, "Password changed"), "Message": p.t(r, "Your password is changed, and you are signed out everywhere.")}
 		if challenge != "" {
-			data["LinkURL"], data["LinkText"] = "/login?challenge="+url.QueryEscape(challenge), "Continue to sign in"
+			data["LinkURL"], data["LinkText"] = "/login?challenge="+url.QueryEscape(challenge), p.t(r, "Continue to sign in")
 		}
 		p.message(w, r, http.StatusOK, data)
 	}

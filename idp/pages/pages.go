@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/manam-id/manam/idp"
+	"github.com/manam-id/manam/idp/i18n"
 )
 
 //go:embed templates/*.html
@@ -34,6 +35,8 @@ type Flow interface {
 
 // FlowInfo describes an authorization request to a page.
 type FlowInfo struct {
+	// UILocales is the authorization request's ui_locales.
+	UILocales  string
 	ClientID   string
 	ClientName string
 	Scopes     []string
@@ -81,7 +84,7 @@ type Deps struct {
 
 // New parses the templates and returns the pages.
 func New(d Deps) (*Pages, error) {
-	tpl, err := template.ParseFS(templateFS, "templates/*.html")
+	tpl, err := template.New("pages").Funcs(template.FuncMap{"t": i18n.T}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
@@ -110,11 +113,30 @@ func PeerIP(r *http.Request) string {
 	return host
 }
 
+// lang is the language of a request: the authorization request's
+// ui_locales (OIDC Core §3.1.2.1) first, then Accept-Language.
+func (p *Pages) lang(r *http.Request) i18n.Lang {
+	ui := ""
+	if ch := r.FormValue("challenge"); ch != "" {
+		if info, err := p.flow.Describe(r.Context(), ch); err == nil {
+			ui = info.UILocales
+		}
+	}
+	return i18n.Choose(ui, r.Header.Get("Accept-Language"))
+}
+
+// t translates for the request's language.
+func (p *Pages) t(r *http.Request, key string, args ...any) string {
+	return i18n.T(p.lang(r), key, args...)
+}
+
 // CSRF is the pages' CSRF guard (the provider's logout form uses it too).
 func (p *Pages) CSRF() *CSRF { return p.csrf }
 
 // render writes a page; a template failure becomes a plain 500 without detail.
-func (p *Pages) render(w http.ResponseWriter, status int, name string, data map[string]any) {
+func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any) {
+	lang := p.lang(r)
+	data["Lang"], data["Dir"] = lang, lang.Dir()
 	var buf bytes.Buffer
 	if err := p.tpl.ExecuteTemplate(&buf, name, data); err != nil {
 		p.log.Error("template failed", "template", name, "err", err)
@@ -127,23 +149,26 @@ func (p *Pages) render(w http.ResponseWriter, status int, name string, data map[
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Language", string(lang))
+	h.Add("Vary", "Accept-Language")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
 
-// Error renders the error page.
-func (p *Pages) Error(w http.ResponseWriter, r *http.Request, status int, title, message string) {
-	p.render(w, status, "error.html", map[string]any{"Title": title, "Message": message, "RequestID": w.Header().Get("X-Request-Id")})
+// Error renders the error page; title and message are English phrases of
+// the catalog (message may be a format for args), shown in the request's language.
+func (p *Pages) Error(w http.ResponseWriter, r *http.Request, status int, title, message string, args ...any) {
+	p.render(w, r, status, "error.html", map[string]any{"Title": p.t(r, title), "Message": p.t(r, message, args...), "RequestID": w.Header().Get("X-Request-Id")})
 }
 
 // LogoutConfirm renders the "sign out?" form posting to action with hidden fields.
 func (p *Pages) LogoutConfirm(w http.ResponseWriter, r *http.Request, action, email string, hidden map[string]string) {
-	p.render(w, http.StatusOK, "logout.html", map[string]any{"Title": "Sign out", "Action": action, "Email": email, "Hidden": hidden, "CSRF": p.csrf.Token(w, r)})
+	p.render(w, r, http.StatusOK, "logout.html", map[string]any{"Title": "Sign out", "Action": action, "Email": email, "Hidden": hidden, "CSRF": p.csrf.Token(w, r)})
 }
 
 // LoggedOut renders the "signed out" page.
 func (p *Pages) LoggedOut(w http.ResponseWriter, r *http.Request) {
-	p.render(w, http.StatusOK, "loggedout.html", map[string]any{"Title": "Signed out"})
+	p.render(w, r, http.StatusOK, "loggedout.html", map[string]any{"Title": "Signed out"})
 }
 
 // Login serves GET and POST /login.
@@ -162,7 +187,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 		"RegisterURL": "/register?challenge=" + url.QueryEscape(challenge), "RecoverURL": "/recover?challenge=" + url.QueryEscape(challenge)}
 	if r.Method == http.MethodGet {
 		data["CSRF"] = p.csrf.Token(w, r)
-		p.render(w, http.StatusOK, "login.html", data)
+		p.render(w, r, http.StatusOK, "login.html", data)
 		return
 	}
 	if !p.csrf.Valid(r) {
@@ -183,14 +208,14 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 		data["CSRF"] = p.csrf.Token(w, r)
 		data["Error"] = "Confirm your e-mail address first: open the link we sent you."
 		data["Unconfirmed"] = true
-		p.render(w, http.StatusForbidden, "login.html", data)
+		p.render(w, r, http.StatusForbidden, "login.html", data)
 		return
 	}
 	if errors.Is(err, idp.ErrInvalidCredentials) {
 		p.observe("invalid")
 		data["CSRF"] = p.csrf.Token(w, r)
 		data["Error"] = "Wrong e-mail or password."
-		p.render(w, http.StatusUnauthorized, "login.html", data)
+		p.render(w, r, http.StatusUnauthorized, "login.html", data)
 		return
 	}
 	if err != nil {
@@ -277,7 +302,7 @@ func (p *Pages) Consent(w http.ResponseWriter, r *http.Request) {
 		if sess.Account.Email != nil {
 			email = *sess.Account.Email
 		}
-		p.render(w, http.StatusOK, "consent.html", map[string]any{"Title": "Allow access", "ClientName": info.ClientName,
+		p.render(w, r, http.StatusOK, "consent.html", map[string]any{"Title": "Allow access", "ClientName": info.ClientName,
 			"Scopes": texts, "Email": email, "Challenge": challenge, "CSRF": p.csrf.Token(w, r)})
 		return
 	}
