@@ -3,27 +3,7 @@ package idp
 import (
 	"context"
 	"errors"
-	"strings"
-	"unicode/utf8"
 )
-
-// ProfileStore changes profile fields.
-type ProfileStore interface {
-	UpdateName(ctx context.Context, id, name string) error
-}
-
-// UpdateProfile changes what a signed-in user may change of their profile.
-func (s *Service) UpdateProfile(ctx context.Context, accountID, name string) error {
-	name = strings.TrimSpace(name)
-	if utf8.RuneCountInString(name) > 200 || strings.ContainsAny(name, "\x00\r\n<>") {
-		return FieldErrors{"name": "Use at most 200 characters, without < or >."}
-	}
-	ps, ok := s.accounts.(ProfileStore)
-	if !ok {
-		return errors.New("idp: profile changes are not configured")
-	}
-	return ps.UpdateName(ctx, accountID, name)
-}
 
 // ChangePassword sets a new password for a signed-in user who proves the
 // current one. A wrong current password counts towards the lockout like a

@@ -272,8 +272,14 @@ func (p *Provider) userSession(ctx context.Context, client *storage.Client, sess
 func accountClaims(a *storage.Account, granted fosite.Arguments) map[string]any {
 	out := map[string]any{}
 	if granted.Has("profile") {
-		if a.Name != "" {
-			out["name"] = a.Name
+		// OIDC Core §5.1 standard claims, only those the person gave.
+		for k, v := range map[string]string{"name": a.Name, "given_name": a.FirstName, "family_name": a.LastName, "picture": a.PictureURL} {
+			if v != "" {
+				out[k] = v
+			}
+		}
+		if a.Birthday != nil {
+			out["birthdate"] = a.Birthday.UTC().Format("2006-01-02")
 		}
 		out["updated_at"] = a.UpdatedAt.Unix()
 	}

@@ -28,7 +28,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"id_token_signing_alg_values_supported": algs,
 		"scopes_supported":                      []string{"openid", "profile", "email", "phone", "offline_access"},
 		"claims_supported": []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "acr", "sid",
-			"name", "updated_at", "email", "email_verified"},
+			"name", "given_name", "family_name", "picture", "birthdate", "updated_at", "email", "email_verified"},
 		"code_challenge_methods_supported":               []string{"S256"},
 		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post", "none"},
 		"introspection_endpoint_auth_methods_supported":  []string{"client_secret_basic"},

@@ -202,3 +202,20 @@ func (s *Accounts) UpdateName(ctx context.Context, id, name string) error {
 	}
 	return nil
 }
+
+// UpdateProfile replaces an account's profile and display name.
+func (s *Accounts) UpdateProfile(ctx context.Context, id, name string, p Profile) error {
+	if p.Birthday != nil {
+		b := utc(*p.Birthday)
+		p.Birthday = &b
+	}
+	res := s.db.writer(ctx).Model(&Account{}).Where("id = ?", id).Select(append([]string{"Name", "UpdatedAt"}, ProfileColumns...)).
+		Updates(&Account{Name: name, UpdatedAt: time.Now().UTC(), Profile: p})
+	if res.Error != nil {
+		return fmt.Errorf("storage: update profile: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

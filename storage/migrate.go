@@ -44,6 +44,16 @@ var migrations = []migration{
 	{4, "confirmations", func(tx *gorm.DB) error {
 		return tableOptions(tx).AutoMigrate(&Confirmation{})
 	}},
+	{5, "profile fields", func(tx *gorm.DB) error {
+		for _, col := range ProfileColumns {
+			if !tx.Migrator().HasColumn(&Account{}, col) {
+				if err := tx.Migrator().AddColumn(&Account{}, col); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}},
 }
 
 // SchemaVersion is the version the code expects.

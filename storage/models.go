@@ -76,6 +76,8 @@ type Account struct {
 	CreatedAt     time.Time `gorm:"not null"`
 	UpdatedAt     time.Time `gorm:"not null"`
 
+	Profile `gorm:"embedded"`
+
 	// Sign-in failures: FailedLogins within the window that began at
 	// FailureWindowStart; LockedUntil after too many; Lockouts so far,
 	// which grows the next lock. A success clears them.
@@ -87,6 +89,31 @@ type Account struct {
 
 // TableName implements gorm's tabler.
 func (Account) TableName() string { return "accounts" }
+
+// Profile is what an account tells about its person (the fields the legacy
+// API documents). Birthday is stored as a Gregorian date, with the
+// calendar the person gave it in.
+type Profile struct {
+	FirstName        string     `gorm:"size:100;not null;default:''"`
+	LastName         string     `gorm:"size:100;not null;default:''"`
+	NationalCode     string     `gorm:"size:10;not null;default:''"`
+	Birthday         *time.Time `gorm:"type:date"`
+	BirthdayCalendar string     `gorm:"size:16;not null;default:''"` // "gregorian" or "solar_hijri"
+	PictureURL       string     `gorm:"size:2000;not null;default:''"`
+	Address          string     `gorm:"size:500;not null;default:''"`
+	PostalCode       string     `gorm:"size:12;not null;default:''"`
+	MaritalStatus    string     `gorm:"size:16;not null;default:''"`
+	FacebookID       string     `gorm:"size:100;not null;default:''"`
+	InstagramID      string     `gorm:"size:100;not null;default:''"`
+	TwitterID        string     `gorm:"size:100;not null;default:''"`
+	LinkedInID       string     `gorm:"column:linkedin_id;size:100;not null;default:''"`
+	Document         string     `gorm:"size:200;not null;default:''"`
+	Telephone        string     `gorm:"size:20;not null;default:''"`
+}
+
+// ProfileColumns are Profile's fields, for migrations.
+var ProfileColumns = []string{"FirstName", "LastName", "NationalCode", "Birthday", "BirthdayCalendar", "PictureURL", "Address",
+	"PostalCode", "MaritalStatus", "FacebookID", "InstagramID", "TwitterID", "LinkedInID", "Document", "Telephone"}
 
 // LoginSession is a signed-in browser: its cookie value is never stored, only a hash.
 type LoginSession struct {

@@ -44,8 +44,26 @@ func TestAccountPage(t *testing.T) {
 				v.Set("csrf_token", csrf)
 				return b.post(srv.URL+path, v)
 			}
-			if p := post("/account/profile", url.Values{"name": {"Alice <script>"}}); p.StatusCode != http.StatusBadRequest {
-				t.Fatalf("bad name: %d", p.StatusCode)
+			if p := post("/account/profile", url.Values{"name": {"Alice <script>"}, "national_code": {"0499370898"}}); p.StatusCode != http.StatusBadRequest ||
+				!strings.Contains(p.Body, `id="name-error"`) || !strings.Contains(p.Body, `id="national_code-error"`) || !strings.Contains(p.Body, `value="0499370898"`) {
+				t.Fatalf("bad profile: %d", p.StatusCode)
+			}
+			// The full profile, with a Solar Hijri birthday, reaches the ID token's standard claims.
+			if p := post("/account/profile", url.Values{"name": {"Alice Liddell"}, "first_name": {"Alice"}, "last_name": {"Liddell"},
+				"birthday": {"1370-01-03"}, "national_code": {"0499370899"}}); !strings.Contains(p.Body, `value="1370-01-03"`) {
+				t.Fatalf("profile with a Solar Hijri birthday: %d", p.StatusCode)
+			}
+			_, idt := r.flow(newBrowser(t, srv.URL))
+			var std struct {
+				Given, Family, Birthdate string
+			}
+			var raw map[string]any
+			_ = idt.Claims(&raw)
+			std.Given, _ = raw["given_name"].(string)
+			std.Family, _ = raw["family_name"].(string)
+			std.Birthdate, _ = raw["birthdate"].(string)
+			if std.Given != "Alice" || std.Family != "Liddell" || std.Birthdate != "1991-03-23" {
+				t.Fatalf("ID token profile claims %v", raw)
 			}
 			if p := post("/account/profile", url.Values{"name": {"Alice Liddell"}}); p.Request.URL.RawQuery != "done=profile" ||
 				!strings.Contains(p.Body, `value="Alice Liddell"`) || !strings.Contains(p.Body, "profile is saved") {

@@ -95,7 +95,7 @@ func TestBrowserRegistration(t *testing.T) {
 		chromedp.WaitVisible(`//h1[contains(., "Check your e-mail")]`),
 	)
 	if err != nil {
-		t.Fatalf("registering in the browser: %v", err)
+		t.Fatalf("registering in the browser: %v\n%s", err, browserState(ctx))
 	}
 	msgs := mail.Wait(t, 1)
 	pm, err := deliverytest.Parse(msgs[0].Data)
@@ -119,7 +119,7 @@ func TestBrowserRegistration(t *testing.T) {
 		chromedp.Location(&where),
 	)
 	if err != nil {
-		t.Fatalf("confirming and signing in: %v", err)
+		t.Fatalf("confirming and signing in: %v\n%s", err, browserState(ctx))
 	}
 	q := <-got
 	if q.Get("state") != "state-123456789" || !strings.HasPrefix(where, redirect) {
@@ -141,4 +141,13 @@ func TestBrowserRegistration(t *testing.T) {
 	if c.Email != email || !c.Verified {
 		t.Fatalf("ID token: %+v", c)
 	}
+}
+
+// browserState says where the browser is and what it shows, for a failure message.
+func browserState(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var loc, text string
+	_ = chromedp.Run(ctx, chromedp.Location(&loc), chromedp.Text("body", &text, chromedp.ByQuery))
+	return "browser at " + loc + ":\n" + text
 }

@@ -31,12 +31,18 @@ func (p *Pages) account(w http.ResponseWriter, r *http.Request, status int, errs
 	if errs == nil {
 		errs = idp.FieldErrors{}
 	}
-	name := a.Name
-	if r.Method == http.MethodPost && r.PostForm.Has("name") {
-		name = r.PostFormValue("name")
+	// What the form shows: the stored profile, or what was just posted (to correct it).
+	v := map[string]string{"name": a.Name, "first_name": a.FirstName, "last_name": a.LastName, "national_code": a.NationalCode,
+		"birthday": idp.FormatBirthday(a.Profile), "picture_url": a.PictureURL, "address": a.Address, "postal_code": a.PostalCode,
+		"marital_status": a.MaritalStatus, "facebook_id": a.FacebookID, "instagram_id": a.InstagramID, "twitter_id": a.TwitterID,
+		"linkedin_id": a.LinkedInID, "document": a.Document, "telephone": a.Telephone}
+	if r.Method == http.MethodPost && r.URL.Path == "/account/profile" {
+		for k := range v {
+			v[k] = r.PostFormValue(k)
+		}
 	}
 	p.render(w, r, status, "account.html", map[string]any{"Title": "Your account", "Email": email, "Verified": a.EmailVerified,
-		"Name": name, "Errors": map[string]string(errs), "Done": done, "CSRF": p.csrf.Token(w, r)})
+		"V": v, "Statuses": idp.MaritalStatuses, "Errors": map[string]string(errs), "Done": done, "CSRF": p.csrf.Token(w, r)})
 }
 
 // AccountProfile serves POST /account/profile.
@@ -45,7 +51,11 @@ func (p *Pages) AccountProfile(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	err := p.svc.UpdateProfile(r.Context(), sess.Account.ID, r.PostFormValue("name"))
+	f := r.PostFormValue
+	err := p.svc.SaveProfile(r.Context(), sess.Account.ID, idp.ProfileInput{Name: f("name"), FirstName: f("first_name"), LastName: f("last_name"),
+		NationalCode: f("national_code"), Birthday: f("birthday"), PictureURL: f("picture_url"), Address: f("address"), PostalCode: f("postal_code"),
+		MaritalStatus: f("marital_status"), FacebookID: f("facebook_id"), InstagramID: f("instagram_id"), TwitterID: f("twitter_id"),
+		LinkedInID: f("linkedin_id"), Document: f("document"), Telephone: f("telephone")})
 	p.afterAccountChange(w, r, err, "profile")
 }
 

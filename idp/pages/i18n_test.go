@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/manam-id/manam/idp"
 	"github.com/manam-id/manam/idp/i18n"
 )
 
@@ -46,6 +47,12 @@ func TestEveryPhraseHasPersian(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+	for _, m := range idp.MaritalStatuses {
+		seen++
+		if !i18n.Has(m) {
+			t.Errorf("no Persian for the marital status %q", m)
 		}
 	}
 	if seen < 100 {
