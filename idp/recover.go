@@ -31,17 +31,11 @@ func (s *Service) RequestRecovery(ctx context.Context, email string, links Links
 		return ErrThrottled
 	}
 	s.regThrottle.Fail(from)
-	norm, err := NormalizeEmail(email)
-	if err != nil {
-		return nil
-	}
-	a, err := s.accounts.AccountByEmail(ctx, norm)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	a, err := s.accountFor(ctx, email)
+	if a == nil || err != nil {
 		return err
 	}
+	norm := *a.Email
 	if over, err := s.overLimit(ctx, a.ID, purposeRecover); err != nil || over {
 		return err
 	}

@@ -179,19 +179,9 @@ func (s *Service) ConfirmEmail(ctx context.Context, token string) (*storage.Acco
 // one a minute and five a day. It answers the same whether or not the
 // address has an account, is confirmed, or is over its limit.
 func (s *Service) ResendConfirmation(ctx context.Context, email string, links Links) error {
-	norm, err := NormalizeEmail(email)
-	if err != nil {
-		return nil
-	}
-	a, err := s.accounts.AccountByEmail(ctx, norm)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	a, err := s.accountFor(ctx, email)
+	if a == nil || err != nil || a.EmailVerified {
 		return err
-	}
-	if a.EmailVerified {
-		return nil
 	}
 	if over, err := s.overLimit(ctx, a.ID, purposeEmail); err != nil || over {
 		return err
@@ -239,4 +229,18 @@ func (s *Service) mail(ctx context.Context, accountID, to, name string, data map
 	now := s.now().UTC()
 	return s.life.Enqueue(ctx, &storage.OutboxMessage{ID: newID(), Channel: "mail", Recipient: to,
 		Subject: strings.TrimSpace(subj.String()), Text: text.String(), HTML: html.String(), CreatedAt: now, NextAttemptAt: now})
+}
+
+// accountFor finds the account a mailed link is for: nil (and no error)
+// for an invalid or unknown address, which callers answer like any other.
+func (s *Service) accountFor(ctx context.Context, email string) (*storage.Account, error) {
+	norm, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, nil
+	}
+	a, err := s.accounts.AccountByEmail(ctx, norm)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	return a, err
 }

@@ -89,8 +89,7 @@ func (p *Pages) signedInForm(w http.ResponseWriter, r *http.Request) (*idp.Sessi
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return nil, false
 	}
-	if !p.csrf.Valid(r) {
-		p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+	if !p.formValid(w, r) {
 		return nil, false
 	}
 	return sess, true

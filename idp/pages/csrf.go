@@ -51,3 +51,13 @@ func (c *CSRF) sign(v string) string {
 	m.Write([]byte("csrf:" + v))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
+
+// formValid checks a posted form's CSRF token and, when it is wrong,
+// answers with the "form expired" page.
+func (p *Pages) formValid(w http.ResponseWriter, r *http.Request) bool {
+	if p.csrf.Valid(r) {
+		return true
+	}
+	p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+	return false
+}

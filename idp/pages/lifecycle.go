@@ -59,8 +59,7 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusOK, "register.html", data)
 		return
 	}
-	if !p.csrf.Valid(r) {
-		p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+	if !p.formValid(w, r) {
 		return
 	}
 	email, name := r.PostFormValue("email"), r.PostFormValue("name")
@@ -111,8 +110,7 @@ func (p *Pages) Confirm(w http.ResponseWriter, r *http.Request) {
 
 // Resend serves POST /confirm/resend.
 func (p *Pages) Resend(w http.ResponseWriter, r *http.Request) {
-	if !p.csrf.Valid(r) {
-		p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+	if !p.formValid(w, r) {
 		return
 	}
 	challenge, _ := p.flowOf(r)
@@ -144,8 +142,7 @@ func (p *Pages) Recover(w http.ResponseWriter, r *http.Request) {
 			"Email": info.LoginHint, "CSRF": p.csrf.Token(w, r)})
 		return
 	}
-	if !p.csrf.Valid(r) {
-		p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+	if !p.formValid(w, r) {
 		return
 	}
 	email := r.PostFormValue("email")
@@ -177,8 +174,7 @@ func (p *Pages) Reset(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusOK, "reset.html", data)
 		return
 	}
-	if !p.csrf.Valid(r) {
-		p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+	if !p.formValid(w, r) {
 		return
 	}
 	_, err := p.svc.ResetPassword(r.Context(), token, r.PostFormValue("password"), r.PostFormValue("password_confirm"))

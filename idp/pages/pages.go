@@ -190,8 +190,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusOK, "login.html", data)
 		return
 	}
-	if !p.csrf.Valid(r) {
-		p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+	if !p.formValid(w, r) {
 		return
 	}
 	email := r.PostFormValue("email")
@@ -306,8 +305,7 @@ func (p *Pages) Consent(w http.ResponseWriter, r *http.Request) {
 			"Scopes": texts, "Email": email, "Challenge": challenge, "CSRF": p.csrf.Token(w, r)})
 		return
 	}
-	if !p.csrf.Valid(r) {
-		p.Error(w, r, http.StatusForbidden, "Form expired", "This form has expired. Go back, reload the page and try again.")
+	if !p.formValid(w, r) {
 		return
 	}
 	if r.PostFormValue("action") != "allow" {
