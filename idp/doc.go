@@ -1,5 +1,8 @@
-// Package idp owns the people side of Manam: accounts, credentials,
-// sign-in sessions and consent. Its HTML pages live in idp/pages.
+// Package idp owns the people side of Manam: accounts and profiles,
+// credentials and the password policy, registration with e-mail
+// confirmation, recovery, lockout and throttling, sign-in sessions and
+// consent. Its HTML pages live in idp/pages, its message catalog (English,
+// Persian) in idp/i18n, and mail/SMS delivery in idp/delivery.
 //
 // The core speaks no HTTP and no SQL: it declares the small stores it
 // consumes (implemented by package storage) and takes its clock, its
