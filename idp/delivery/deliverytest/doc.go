@@ -1,0 +1,3 @@
+// Package deliverytest runs a real SMTP server on loopback for tests, and
+// decodes what it received.
+package deliverytest
