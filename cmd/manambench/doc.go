@@ -31,20 +31,76 @@
 //	code-flow    GET /oauth2/auth with a signed-in session (PKCE S256, state,
 //	             nonce), then POST /oauth2/token grant_type=authorization_code;
 //	             one "flow" per iteration, an ID token required
+//	login        a password sign-in through the hosted login page, as a new
+//	             browser each time (fresh cookie jar): GET /login (no
+//	             challenge: the standalone page) for the CSRF cookie and
+//	             hidden csrf_token, then POST /login email, password,
+//	             csrf_token; a 303 to /account with a session cookie required
+//	             (redirects are not followed)
+//	login-flood  the same with 4 × -c workers (-flood-c to change it)
+//	register     GET /register, then POST /register name, email (unique:
+//	             reg-<worker>-<n>@example.com), password, password_confirm,
+//	             csrf_token; a 200 "Check your e-mail" required
+//
+// Local accounts (issue 3). Sixteen accounts, bench1@example.com to
+// bench16@example.com, are seeded with `manam user create` (so confirmed)
+// when login or login-flood runs; worker i signs in as account i mod 16.
+// They all have one long, unusual password, and every sign-in uses it:
+// the server throttles failed sign-ins per client address (20) and locks
+// an account after 5 failures, while successful sign-ins count against
+// nothing. Each worker signs in once, untimed, before the clock starts, so
+// a wrong password or a missing account fails the scenario there instead
+// of running into the throttle.
+//
+// Registrations are limited per client address (5 at once, then one a
+// minute), and all the load comes from 127.0.0.1: after five
+// registrations the benchmark would measure the throttle's 429 answers.
+// So the server runs with
+// MANAM_TRUSTED_PROXIES=127.0.0.1/32 and each registration's two requests
+// carry X-Forwarded-For with a fresh address of 10.0.0.0/8: the generator
+// plays a load balancer in front of many clients, as in production, and the
+// scenario measures what a registration costs (a hash, a transaction with
+// the account, its confirmation and its mail, and the mail's delivery)
+// rather than the throttle. The other scenarios send no X-Forwarded-For,
+// so their client address is still the peer, 127.0.0.1. Mail goes to the
+// server log (MANAM_SMTP_URL=log) at level info, below the default
+// -server-log-level warn, so the log does not fill with a message per
+// registration (with -server-log-level info it would).
+//
+// Sign-ins and registrations are bound by the password hash (argon2id).
+// Before the load, when one of them runs, the tool computes argon2id in
+// its own process with the server's default parameters (t=2, m=19456 KiB,
+// p=1, a 16-byte salt, a 32-byte key; the benchmark does not set
+// MANAM_ARGON2_*), 2 warm-ups then the mean of 10, and reports beside
+// those scenarios the machine's limit, cores ÷ one hash's time, e.g.
+// "logins 180/s; limit 2 cores ÷ 9.8 ms per hash = 204/s (0.88 of the
+// limit)". The generator shares the cores, so the ratio stays below 1.
+//
+// Memory during a login flood: the server's VmRSS is sampled every 100 ms
+// through every scenario (set-up included; the "RSS max during" column),
+// and for login and login-flood it is set beside the bound the hashing cap
+// implies: the server computes at most MANAM_HASH_CONCURRENCY hashes at
+// once (default, and here, the number of CPUs), each holding 19 MiB, so
+// "peak RSS during the login flood X MB (hash cap: 2 × 19 MiB = 38 MiB of
+// hash memory at most)". The flood's 4 × the workers show whether more
+// concurrency raises memory (it should not: extra sign-ins queue for a
+// hashing slot).
 //
 // The server runs with MANAM_KEY_ALG=RS256 (-alg ES256 to compare); before the load, the ID token
 // and the JWT access token of one flow are checked against the JWKS (alg,
 // signature, issuer, audience, nonce).
 //
-// For each scenario it prints requests (or flows) per second, p50 and p99,
+// For each scenario it prints requests (or flows, sign-ins, registrations)
+// per second and its workers, p50 and p99,
 // each as a ratio to the trivial handler; the CPU time per request of the
 // server, of a local MySQL server and of the generator, and the CPUs other
 // processes kept busy
 // meanwhile (from /proc: a shared machine shows up there); the server's
-// RSS after the scenario and its peak so far; and errors. Then the
+// peak RSS during the scenario, after it, and its peak so far; and errors. Then the
 // server's idle RSS (after start-up, seeding and -settle, before any load)
-// and peak RSS (VmHWM), and whether the performance targets are met.
-// Targets are reported, never asserted: the exit status is 0 unless the
+// and peak RSS (VmHWM), and whether the performance targets are met, and
+// the login and register figures beside their limits (reported, with no
+// target). Targets are reported, never asserted: the exit status is 0 unless the
 // tool could not measure (a server that does not start, a scenario that
 // cannot run or has more than 1 % errors).
 //

@@ -17,7 +17,9 @@ import (
 // scenario is one kind of request (or sequence of requests) to measure.
 type scenario struct {
 	name string
-	unit string // what one iteration is: "req" or "flow"
+	unit string // what one iteration is: "req", "flow", "login" or "registration"
+	// workers overrides loadConfig.workers when set (the login flood).
+	workers int
 	// setup prepares one worker before the clock starts (optional).
 	setup func(ctx context.Context, w *worker) error
 	// do performs one iteration and checks its response.
@@ -66,8 +68,12 @@ type result struct {
 	RSSAfterKB  int64         `json:"server_rss_after_kb,omitempty"`
 	AnonAfterKB int64         `json:"server_rss_anon_after_kb,omitempty"`
 	HWMAfterKB  int64         `json:"server_hwm_after_kb,omitempty"`
-	ErrSamples  []string      `json:"error_samples,omitempty"`
-	Failed      string        `json:"failed,omitempty"` // the scenario could not run
+	// PeakRSSKB is the highest VmRSS sampled every 100 ms from the
+	// workers' set-up to the end of the measured window.
+	PeakRSSKB  int64    `json:"server_peak_rss_during_kb,omitempty"`
+	RSSSamples int      `json:"server_rss_samples,omitempty"`
+	ErrSamples []string `json:"error_samples,omitempty"`
+	Failed     string   `json:"failed,omitempty"` // the scenario could not run
 }
 
 // errorRate is the share of measured iterations that failed.
@@ -144,6 +150,9 @@ func (w *worker) noteError(err error) {
 // runLoad drives sc with cfg.workers workers against origin: set-up, then
 // warm-up (not recorded), then the measured window.
 func runLoad(ctx context.Context, sc scenario, origin string, cfg loadConfig) result {
+	if sc.workers > 0 {
+		cfg.workers = sc.workers
+	}
 	res := result{Name: sc.name, Unit: sc.unit, Workers: cfg.workers, Duration: cfg.dur}
 	tr := newTransport(cfg.workers)
 	defer tr.CloseIdleConnections()

@@ -23,6 +23,7 @@ func main() { os.Exit(run()) }
 type options struct {
 	bin        string
 	workers    int
+	flood      int // login-flood workers
 	dur        time.Duration
 	warmup     time.Duration
 	settle     time.Duration
@@ -51,6 +52,7 @@ func run() int {
 	fs := flag.NewFlagSet("manambench", flag.ContinueOnError)
 	fs.StringVar(&opt.bin, "bin", "bin/manam", "the manam binary to benchmark (built by make build)")
 	fs.IntVar(&opt.workers, "c", 16, "concurrent workers (connections)")
+	fs.IntVar(&opt.flood, "flood-c", 0, "workers of the login-flood scenario (default 4 × -c)")
 	fs.DurationVar(&opt.dur, "d", 5*time.Second, "measured duration per scenario")
 	fs.DurationVar(&opt.warmup, "warmup", time.Second, "unrecorded warm-up per scenario")
 	fs.DurationVar(&opt.settle, "settle", time.Second, "pause after seeding before reading the idle RSS")
@@ -69,7 +71,7 @@ func run() int {
 				return
 			}
 			fmt.Fprintf(fs.Output(), "  -%s\t%s", f.Name, f.Usage)
-			if f.DefValue != "" && f.DefValue != "false" {
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
 				fmt.Fprintf(fs.Output(), " (default %s)", f.DefValue)
 			}
 			fmt.Fprintln(fs.Output())
@@ -101,9 +103,12 @@ func run() int {
 	}
 	// Keep the configured order.
 	opt.scenarios = slices.DeleteFunc(slices.Clone(scenarioNames), func(s string) bool { return !slices.Contains(opt.scenarios, s) })
-	if opt.workers < 1 || opt.dur <= 0 || opt.warmup < 0 || fs.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "manambench: -c must be ≥ 1, -d > 0, -warmup ≥ 0, and no arguments")
+	if opt.workers < 1 || opt.flood < 0 || opt.dur <= 0 || opt.warmup < 0 || fs.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "manambench: -c must be ≥ 1, -flood-c ≥ 0, -d > 0, -warmup ≥ 0, and no arguments")
 		return 2
+	}
+	if opt.flood == 0 {
+		opt.flood = 4 * opt.workers
 	}
 
 	self, err := os.Executable()
@@ -157,6 +162,16 @@ func (b *bench) runAll(ctx context.Context) int {
 	o := b.opt
 	b.rep = report{Workers: o.workers, Warmup: o.warmup, Duration: o.dur, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Bin: o.bin, Started: time.Now()}
 	b.logf("manambench: %d workers, %s warm-up + %s measured per scenario, %d CPUs, server %s", o.workers, o.warmup, o.dur, runtime.NumCPU(), o.bin)
+	if slices.Contains(o.scenarios, "register") && (o.logLevel == "info" || o.logLevel == "debug") {
+		b.logf("note: -server-log-level %s with the register scenario: every registration's mail goes to the server log (MANAM_SMTP_URL=log)", o.logLevel)
+	}
+	if wantsHash(o.scenarios) {
+		// Before any server runs: only other processes can disturb it (reported).
+		h := measureHash(2, 10)
+		b.rep.Hash = &h
+		b.logf("argon2id (t=%d, m=%d KiB, p=%d), in-process: %s per hash (mean of %d; min %s, max %s): limit %d CPUs ÷ %s = %s/s",
+			h.TimeCost, h.MemoryKiB, h.Threads, ms(h.Mean), h.Runs, ms(h.Min), ms(h.Max), h.Cores, ms(h.Mean), commas(h.LimitPerSec))
+	}
 
 	b.rep.Baselines = append(b.rep.Baselines, b.runTrivial(ctx, "start"))
 	backends := []string{"sqlite"}
@@ -293,7 +308,7 @@ func (b *bench) runBackend(ctx context.Context, name string) (br backendResult) 
 	}
 
 	// Seed through the same binary's command line.
-	t := &target{origin: origin}
+	t := &target{origin: origin, floodWorkers: b.opt.flood}
 	if _, err := runCLI(ctx, b.opt.bin, env, "user", "create", "--email", benchEmail, "--password", benchPassword, "--name", "Bench User", "--json"); err != nil {
 		return fail(err)
 	}
@@ -314,6 +329,19 @@ func (b *bench) runBackend(ctx context.Context, name string) (br backendResult) 
 		return fail(fmt.Errorf("tenant create output %q: %v", out, err))
 	}
 	t.benchAuth, t.jwtAuth = t.bench.basicAuth(), t.jwt.basicAuth()
+	if wantsLogin(b.opt.scenarios) {
+		t0 := time.Now()
+		for i := range loginAccounts {
+			email := loginEmail(i)
+			if _, err := runCLI(ctx, b.opt.bin, env, "user", "create", "--email", email, "--password", loginPassword,
+				"--name", fmt.Sprintf("Bench Login %d", i+1), "--json"); err != nil {
+				return fail(err)
+			}
+			t.loginEmails = append(t.loginEmails, email)
+		}
+		br.LoginAccounts = len(t.loginEmails)
+		b.logf("%s: seeded %d sign-in accounts in %s", name, len(t.loginEmails), time.Since(t0).Round(time.Millisecond))
+	}
 
 	// Idle: started, seeded, nothing but /readyz served yet.
 	sleepUntil(ctx, time.Now().Add(b.opt.settle))
@@ -333,7 +361,9 @@ func (b *bench) runBackend(ctx context.Context, name string) (br backendResult) 
 			break
 		}
 		b.logf("%s: %s ...", name, sc)
+		rss := sampleRSS(p.pid(), 100*time.Millisecond)
 		r := runLoad(ctx, t.scenario(sc), origin, b.loadConfig(p, dbPIDs))
+		r.PeakRSSKB, r.RSSSamples = rss.stop()
 		r.readRSS(p.pid())
 		br.Results = append(br.Results, r)
 		b.logf("  %s", oneLine(&r))

@@ -167,6 +167,12 @@ func freeAddr() (string, error) {
 
 // manamEnv is the environment of the server and of the seeding commands:
 // this process's environment without any MANAM_* variable, plus ours.
+// Password hashing keeps the server's defaults (argon2id t=2, m=19456 KiB,
+// p=1; MANAM_HASH_CONCURRENCY = number of CPUs), which the in-process hash
+// timing assumes. The generator plays a load balancer for the register
+// scenario: 127.0.0.1 is a trusted proxy, so its X-Forwarded-For names
+// the client (see doc.go). Mail goes to the server log at level info, below
+// the default -server-log-level warn.
 func manamEnv(addr, dsn, secret, logLevel, alg string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -183,6 +189,8 @@ func manamEnv(addr, dsn, secret, logLevel, alg string) []string {
 		"MANAM_LOG_LEVEL="+logLevel,
 		"MANAM_GC_INTERVAL=0",
 		"MANAM_KEY_ALG="+alg,
+		"MANAM_TRUSTED_PROXIES=127.0.0.1/32",
+		"MANAM_SMTP_URL=log",
 	)
 }
 
@@ -226,6 +234,49 @@ func procStatusKB(pid int, field string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, field)
+}
+
+// rssSampler reads a process's VmRSS every interval until stopped and
+// keeps the highest value: the peak of one scenario (VmHWM is the peak of
+// the process's whole life).
+type rssSampler struct {
+	stopc   chan struct{}
+	done    chan struct{}
+	peakKB  int64
+	samples int
+}
+
+func sampleRSS(pid int, every time.Duration) *rssSampler {
+	s := &rssSampler{stopc: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		sample := func() {
+			if kb, err := procStatusKB(pid, "VmRSS"); err == nil {
+				s.peakKB = max(s.peakKB, kb)
+				s.samples++
+			}
+		}
+		for {
+			sample()
+			select {
+			case <-s.stopc:
+				sample()
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+// stop ends the sampling (after one last sample) and returns the peak in kB
+// and the number of samples.
+func (s *rssSampler) stop() (int64, int) {
+	close(s.stopc)
+	<-s.done
+	return s.peakKB, s.samples
 }
 
 // clockTick is the kernel's USER_HZ: 100 on every Linux platform Go supports.

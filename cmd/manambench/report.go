@@ -22,6 +22,9 @@ type report struct {
 	Baseline  baseline        `json:"baseline_mean"`
 	Backends  []backendResult `json:"backends"`
 	Targets   []targetCheck   `json:"targets"`
+	// Hash is one argon2id hash timed in this process (when a login or
+	// register scenario runs): the machine's limit for those.
+	Hash *hashTiming `json:"argon2id,omitempty"`
 }
 
 // baseline is the mean of the trivial runs that worked: what ratios divide by.
@@ -43,6 +46,7 @@ type backendResult struct {
 	PeakRSSKB         int64    `json:"peak_rss_kb"`
 	IDTokenAlg        string   `json:"id_token_alg"`
 	JWTAccessTokenAlg string   `json:"jwt_access_token_alg"`
+	LoginAccounts     int      `json:"login_accounts,omitempty"`
 	ServerLog         []string `json:"server_log,omitempty"`
 	Notes             []string `json:"notes,omitempty"`
 	Failed            string   `json:"failed,omitempty"`
@@ -62,7 +66,8 @@ type targetCheck struct {
 	Backend  string `json:"backend"`
 	Target   string `json:"target"`
 	Measured string `json:"measured"`
-	// Status is "met", "NOT MET" or "not measured".
+	// Status is "met", "NOT MET" or "not measured"; "reported" for a
+	// figure set beside a limit rather than a target.
 	Status string `json:"status"`
 }
 
@@ -70,6 +75,10 @@ const (
 	ccTarget      = "client_credentials (opaque, persisted) ≥ 0.35 × trivial req/s with p99 ≤ 10 ms at 16 concurrent"
 	flowTarget    = "full authorization-code flows ≥ 1,500/s with RS256 ID tokens"
 	idleRSSTarget = "idle RSS ≤ 40 MB"
+	loginLimit    = "password sign-ins (GET + POST /login) vs the machine's limit, cores ÷ one argon2id hash"
+	floodLimit    = "the same with %d workers (login flood)"
+	registerLimit = "registrations (GET + POST /register) vs the same limit (one hash each)"
+	floodRSSLimit = "server memory during a login flood vs the hash cap (MANAM_HASH_CONCURRENCY × argon2id memory)"
 )
 
 // finish computes the baseline mean and checks the targets.
@@ -128,7 +137,69 @@ func (r *report) finish(workers int) {
 		} else {
 			check(idleRSSTarget, "-", false, false)
 		}
+		// Figures beside a limit: reported, no target to meet.
+		limit := func(target, scenario, what string) {
+			res := be.find(scenario)
+			if res == nil || res.OK == 0 || r.Hash == nil || r.Hash.LimitPerSec == 0 {
+				r.Targets = append(r.Targets, targetCheck{Backend: be.Name, Target: target, Measured: "-", Status: "not measured"})
+				return
+			}
+			m := fmt.Sprintf("%s %s/s at %d workers, p99 %s; limit %s (%.2f of the limit)", what, commas(res.PerSec), res.Workers, ms(res.P99),
+				r.Hash.limitNote(), res.PerSec/r.Hash.LimitPerSec)
+			if res.Errors > 0 {
+				m += fmt.Sprintf(", %d errors", res.Errors)
+			}
+			r.Targets = append(r.Targets, targetCheck{Backend: be.Name, Target: target, Measured: m, Status: "reported"})
+		}
+		limit(loginLimit, "login", "logins")
+		floodWorkers := 4 * workers
+		if fl := be.find("login-flood"); fl != nil {
+			floodWorkers = fl.Workers
+		}
+		limit(fmt.Sprintf(floodLimit, floodWorkers), "login-flood", "logins")
+		limit(registerLimit, "register", "registrations")
+		if m := be.floodRSS(r.Hash); m != "" {
+			r.Targets = append(r.Targets, targetCheck{Backend: be.Name, Target: floodRSSLimit, Measured: m, Status: "reported"})
+		} else {
+			r.Targets = append(r.Targets, targetCheck{Backend: be.Name, Target: floodRSSLimit, Measured: "-", Status: "not measured"})
+		}
 	}
+}
+
+// limitNote is "2 cores ÷ 9.8 ms per hash = 204/s".
+func (h *hashTiming) limitNote() string {
+	return fmt.Sprintf("%d cores ÷ %s per hash = %s/s", h.Cores, ms(h.Mean), commas(h.LimitPerSec))
+}
+
+// floodRSS is "peak RSS during the login flood X MB (64 workers), Y MB
+// during login (16 workers); idle Z MB (hash cap: …)", or "" when neither
+// login scenario ran.
+func (be *backendResult) floodRSS(h *hashTiming) string {
+	var parts []string
+	for _, n := range []string{"login-flood", "login"} {
+		res := be.find(n)
+		if res == nil || res.PeakRSSKB == 0 {
+			continue
+		}
+		if n == "login-flood" {
+			parts = append(parts, fmt.Sprintf("peak RSS during the login flood %s (%d workers)", mb(res.PeakRSSKB), res.Workers))
+		} else if len(parts) == 0 {
+			parts = append(parts, fmt.Sprintf("peak RSS during login %s (%d workers)", mb(res.PeakRSSKB), res.Workers))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s during login (%d workers)", mb(res.PeakRSSKB), res.Workers))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	s := strings.Join(parts, ", ")
+	if be.IdleRSSKB > 0 {
+		s += ", idle " + mb(be.IdleRSSKB)
+	}
+	if h != nil {
+		s += " (" + h.hashMemNote() + ")"
+	}
+	return s
 }
 
 // print writes the human-readable report.
@@ -169,7 +240,21 @@ func (b *bench) print() {
 	fmt.Fprintln(w, "  ×trivial: throughput = manam ÷ trivial (higher is better); latency = manam ÷ trivial (lower is better).")
 	fmt.Fprintln(w, "  srv / db / gen CPU/op: CPU time per request (or flow) of the server process, of the local MySQL server (all of")
 	fmt.Fprintln(w, "  it, whoever else uses it), of this generator; other CPUs: CPUs kept busy by any other process during the")
-	fmt.Fprintln(w, "  measured window (0 on a quiet machine; from 0.25 on, the scenario is flagged as disturbed).")
+	fmt.Fprintln(w, "  measured window (0 on a quiet machine; from 0.25 on, the scenario is flagged as disturbed). RSS max during: the")
+	fmt.Fprintln(w, "  server's VmRSS sampled every 100 ms through the scenario (set-up included); peak so far: its VmHWM.")
+	if h := r.Hash; h != nil {
+		fmt.Fprintln(w)
+		disturbed := ""
+		if h.OtherCPUs >= 0.25 {
+			disturbed = " — disturbed by other processes"
+		}
+		fmt.Fprintf(w, "Password hash: argon2id with the server's defaults (t=%d, m=%d KiB, p=%d, %d-byte key, 16-byte salt), computed in this process\n",
+			h.TimeCost, h.MemoryKiB, h.Threads, h.KeyLen)
+		fmt.Fprintf(w, "  before the load: %s per hash (mean of %d after %d warm-ups; min %s, max %s; other processes %.2f CPUs%s)\n",
+			ms(h.Mean), h.Runs, h.Warmups, ms(h.Min), ms(h.Max), h.OtherCPUs, disturbed)
+		fmt.Fprintf(w, "  the machine's limit for sign-ins and registrations (one hash each): %s\n", h.limitNote())
+		fmt.Fprintf(w, "  the server computes at most %d hashes at once (MANAM_HASH_CONCURRENCY, default the number of CPUs) — %s\n", h.HashCap, h.hashMemNote())
+	}
 
 	for _, be := range r.Backends {
 		fmt.Fprintln(w)
@@ -183,6 +268,12 @@ func (b *bench) print() {
 		if be.IdleRSSKB > 0 || be.PeakRSSKB > 0 {
 			fmt.Fprintf(w, "server RSS: idle %s (anonymous %s + file-backed %s; after start-up, seeding and %s, before any load), peak %s (VmHWM, whole run, sign-ins included)\n",
 				mb(be.IdleRSSKB), mb(be.IdleAnonKB), mb(be.IdleFileKB), b.opt.settle, mb(be.PeakRSSKB))
+		}
+		if m := be.floodRSS(r.Hash); m != "" {
+			fmt.Fprintf(w, "login flood: %s\n", m)
+		}
+		if be.LoginAccounts > 0 {
+			fmt.Fprintf(w, "sign-ins: %d seeded accounts (bench1… @example.com), worker i signs in as account i mod %d, a new browser (cookie jar) each time\n", be.LoginAccounts, be.LoginAccounts)
 		}
 		if be.IDTokenAlg != "" {
 			fmt.Fprintf(w, "ID tokens %s, JWT access tokens %s (signatures checked against the JWKS before the load)\n", be.IDTokenAlg, be.JWTAccessTokenAlg)
@@ -243,22 +334,22 @@ func (b *bench) table(w io.Writer, rs []result) {
 		return fmt.Sprintf("%.2f", x/y)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tper s\t×trivial\tp50\t×trivial\tp99\t×trivial\tmax\tsrv CPU/op\tdb CPU/op\tgen CPU/op\tother CPUs\tRSS after\tpeak so far\terrors\t")
+	fmt.Fprintln(tw, "scenario\tworkers\tper s\t×trivial\tp50\t×trivial\tp99\t×trivial\tmax\tsrv CPU/op\tdb CPU/op\tgen CPU/op\tother CPUs\tRSS max during\tRSS after\tpeak so far\terrors\t")
 	for i := range rs {
 		r := &rs[i]
 		if r.Failed != "" && r.OK == 0 {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\tFAILED\t\n", r.Name)
+			fmt.Fprintf(tw, "%s\t%d\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\tFAILED\t\n", r.Name, r.Workers)
 			continue
 		}
 		errs := "0"
 		if r.Errors > 0 {
 			errs = fmt.Sprintf("!! %d (%.2f%%)", r.Errors, 100*r.errorRate())
 		}
-		fmt.Fprintf(tw, "%s\t%s %s/s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t\n", r.Name,
+		fmt.Fprintf(tw, "%s\t%d\t%s %s/s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t\n", r.Name, r.Workers,
 			commas(r.PerSec), r.Unit, ratio(r.PerSec, bl.PerSec),
 			ms(r.P50), ratio(float64(r.P50), float64(bl.P50)),
 			ms(r.P99), ratio(float64(r.P99), float64(bl.P99)),
-			ms(r.Max), us(r.ServerCPU), us(r.DBCPU), us(r.GenCPU), r.OtherCPUs, mb(r.RSSAfterKB), mb(r.HWMAfterKB), errs)
+			ms(r.Max), us(r.ServerCPU), us(r.DBCPU), us(r.GenCPU), r.OtherCPUs, mb(r.PeakRSSKB), mb(r.RSSAfterKB), mb(r.HWMAfterKB), errs)
 	}
 	tw.Flush()
 }
@@ -268,7 +359,11 @@ func oneLine(r *result) string {
 	if r.Failed != "" {
 		return "FAILED: " + r.Failed
 	}
-	return fmt.Sprintf("%s %s/s, p50 %s, p99 %s, server CPU %s/%s, other processes %.2f CPUs%s", commas(r.PerSec), r.Unit, ms(r.P50), ms(r.P99), us(r.ServerCPU), r.Unit, r.OtherCPUs, errNote(r))
+	rss := ""
+	if r.PeakRSSKB > 0 {
+		rss = ", server RSS at most " + mb(r.PeakRSSKB)
+	}
+	return fmt.Sprintf("%s %s/s, p50 %s, p99 %s, server CPU %s/%s%s, other processes %.2f CPUs%s", commas(r.PerSec), r.Unit, ms(r.P50), ms(r.P99), us(r.ServerCPU), r.Unit, rss, r.OtherCPUs, errNote(r))
 }
 
 func errNote(r *result) string {

@@ -45,10 +45,12 @@ type target struct {
 	bench, jwt      tenant
 	benchAuth       string
 	jwtAuth         string
-	introspectToken string // an opaque access token of bench
-	userinfoToken   string // an access token from a code flow (openid email profile)
-	idTokenAlg      string // the alg of the ID token from that flow, verified against the JWKS
-	jwtAccessAlg    string // the alg of a cc-jwt access token
+	introspectToken string   // an opaque access token of bench
+	userinfoToken   string   // an access token from a code flow (openid email profile)
+	idTokenAlg      string   // the alg of the ID token from that flow, verified against the JWKS
+	jwtAccessAlg    string   // the alg of a cc-jwt access token
+	loginEmails     []string // the seeded sign-in accounts (login, login-flood)
+	floodWorkers    int      // the login-flood scenario's workers
 }
 
 type tokenResponse struct {
@@ -104,7 +106,7 @@ func trivialScenario(origin string) scenario {
 }
 
 // scenarioNames are the manam scenarios, in the order they run.
-var scenarioNames = []string{"discovery", "cc-opaque", "cc-jwt", "introspect", "userinfo", "code-flow"}
+var scenarioNames = []string{"discovery", "cc-opaque", "cc-jwt", "introspect", "userinfo", "code-flow", "login", "login-flood", "register"}
 
 func (t *target) scenario(name string) scenario {
 	o := t.origin
@@ -153,6 +155,12 @@ func (t *target) scenario(name string) scenario {
 				_, err := t.codeFlow(ctx, w, "openid", false)
 				return err
 			}}
+	case "login":
+		return t.loginScenario(name, 0)
+	case "login-flood":
+		return t.loginScenario(name, t.floodWorkers)
+	case "register":
+		return t.registerScenario()
 	}
 	panic("unknown scenario " + name)
 }
