@@ -205,6 +205,20 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, ln net.Listener) 
 	// Start-up (migrations, key loading, template parsing) leaves garbage
 	// that would otherwise sit in the idle footprint until the first GC.
 	debug.FreeOSMemory()
+	// Every argon2id run allocates its memory afresh; with the default GC
+	// pacing the heap grows to twice the hashes in flight before a
+	// collection. A soft limit of the hashing cap plus a working margin
+	// keeps a login flood's footprint near what the cap promises
+	// (GOMEMLIMIT, when set, wins).
+	if os.Getenv("GOMEMLIMIT") == "" {
+		conc := cfg.HashConcurrency
+		if conc == 0 {
+			conc = runtime.NumCPU()
+		}
+		limit := int64(48<<20) + int64(conc)*int64(cfg.Argon2MemoryKiB)<<10
+		debug.SetMemoryLimit(limit)
+		log.Debug("soft memory limit", "bytes", limit)
+	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	if err := a.background(bg, s); err != nil {
