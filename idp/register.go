@@ -57,6 +57,9 @@ type Lifecycle struct {
 // Registration is what a person fills in.
 type Registration struct {
 	Email, Password, PasswordConfirm, Name string
+	// ClientID is the tenant the person registers through ("" for none):
+	// the account becomes its member.
+	ClientID string
 }
 
 // Links builds the URLs that go into mail.
@@ -128,6 +131,11 @@ func (s *Service) Register(ctx context.Context, in Registration, links Links, fr
 			return err
 		}
 		created = a
+		if in.ClientID != "" {
+			if err := s.Join(ctx, a.ID, in.ClientID, JoinedByRegistration); err != nil {
+				return err
+			}
+		}
 		return s.sendConfirmation(ctx, a, links)
 	})
 	if err != nil {

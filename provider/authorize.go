@@ -225,6 +225,11 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request, rs re
 		}
 	}
 
+	// A first sign-in through a tenant makes the account its member.
+	if err := p.idp.Join(ctx, sess.Account.ID, client.ID, idp.JoinedBySignIn); err != nil {
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+		return
+	}
 	for _, s := range scopes {
 		ar.GrantScope(s)
 	}

@@ -59,9 +59,10 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 // refresh token is the client's problem (invalid_grant), not a server error.
 func (p *Provider) accessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
 	if errors.Is(err, storage.ErrConflict) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) ||
-		errors.Is(err, fosite.ErrInactiveToken) || errors.Is(err, fosite.ErrSerializationFailure) {
+		errors.Is(err, fosite.ErrInactiveToken) || errors.Is(err, fosite.ErrSerializationFailure) || storage.IsRetryable(err) {
 		// Another request used this code or refresh token between our read
-		// and our write: a reuse that fosite's own check could not see. Deny
+		// and our write: a reuse that fosite's own check could not see (or,
+		// on MySQL, whose transaction lost a deadlock to the other's). Deny
 		// it and revoke what the grant issued — the winner's tokens included
 		// (RFC 6749 §4.1.2, RFC 9700 §4.14) — as fosite does for a reuse it
 		// does see.

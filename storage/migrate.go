@@ -54,6 +54,9 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{6, "memberships", func(tx *gorm.DB) error {
+		return tableOptions(tx).AutoMigrate(&Membership{})
+	}},
 }
 
 // SchemaVersion is the version the code expects.

@@ -262,6 +262,10 @@ func (db *DB) write(ctx context.Context, fn func(*gorm.DB) error) error {
 	return err
 }
 
+// IsRetryable reports a MySQL deadlock victim (1213) or lock wait timeout
+// (1205): a transaction that lost to a concurrent one and changed nothing.
+func IsRetryable(err error) bool { return retryable(err) }
+
 // retryable recognises MySQL's deadlock (1213) and lock wait timeout (1205).
 func retryable(err error) bool {
 	var me *mysqldriver.MySQLError
@@ -345,7 +349,7 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err
 // assert a failed request wrote nothing).
 func (db *DB) RowCounts(ctx context.Context) (map[string]int64, error) {
 	tables := []string{Tenant{}.TableName(), tableCodes, tablePKCE, tableOIDC, tableAccess, tableRefresh,
-		Account{}.TableName(), LoginSession{}.TableName(), Consent{}.TableName(), SigningKey{}.TableName(), OutboxMessage{}.TableName(), Confirmation{}.TableName()}
+		Account{}.TableName(), LoginSession{}.TableName(), Consent{}.TableName(), SigningKey{}.TableName(), OutboxMessage{}.TableName(), Confirmation{}.TableName(), Membership{}.TableName()}
 	out := make(map[string]int64, len(tables))
 	for _, t := range tables {
 		var n int64

@@ -126,6 +126,9 @@ func (s *Tenants) Delete(ctx context.Context, id string) error {
 		if err := w.Where("client_id = ?", id).Delete(&Consent{}).Error; err != nil {
 			return fmt.Errorf("storage: delete tenant consents: %w", err)
 		}
+		if err := w.Where("client_id = ?", id).Delete(&Membership{}).Error; err != nil {
+			return fmt.Errorf("storage: delete tenant memberships: %w", err)
+		}
 		res := w.Where("id = ?", id).Delete(&Tenant{})
 		if res.Error != nil {
 			return fmt.Errorf("storage: delete tenant: %w", res.Error)

@@ -15,6 +15,9 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/manam-id/manam/storage"
+	"github.com/manam-id/manam/storage/storagetest"
 )
 
 const (
@@ -150,6 +153,11 @@ func testEndToEnd(t *testing.T, be backend) {
 		}
 		if kid := jwtHeader(t, tok.Extra("id_token").(string))["kid"]; kid == nil || kid == "" {
 			t.Fatal("ID token has no kid")
+		}
+		// The first sign-in through the tenant made the account its member.
+		db := storagetest.OpenDSN(t, srv.env["MANAM_DSN"])
+		if m, err := storage.NewAccounts(db).Membership(context.Background(), idt.Subject, app.ClientID); err != nil || m.JoinedVia != "sign-in" {
+			t.Fatalf("membership %+v %v", m, err)
 		}
 	})
 

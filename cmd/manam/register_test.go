@@ -124,6 +124,10 @@ func TestRegistrationEndToEnd(t *testing.T) {
 			if c.Email != "reza@example.com" || !c.Verified || c.Name != "Reza Rad" || idt.Nonce != nonce {
 				t.Fatalf("ID token claims %+v", c)
 			}
+			// Registering through the tenant made the account its member.
+			if m, err := storage.NewAccounts(db).Membership(context.Background(), idt.Subject, app.ClientID); err != nil || m.JoinedVia != "registration" {
+				t.Fatalf("membership %+v %v", m, err)
+			}
 
 			// Registering the same address again looks the same, creates
 			// nothing, and mails the owner instead.

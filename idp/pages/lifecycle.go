@@ -65,7 +65,7 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) {
 	email, name := r.PostFormValue("email"), r.PostFormValue("name")
 	data["Email"], data["Name"] = email, name
 	_, err := p.svc.Register(r.Context(), idp.Registration{Email: email, Name: name, Password: r.PostFormValue("password"),
-		PasswordConfirm: r.PostFormValue("password_confirm")}, p.links(r, challenge), p.ip(r))
+		PasswordConfirm: r.PostFormValue("password_confirm"), ClientID: info.ClientID}, p.links(r, challenge), p.ip(r))
 	var fe idp.FieldErrors
 	switch {
 	case errors.As(err, &fe):
