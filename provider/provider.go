@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -268,12 +267,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeJSONError writes an RFC 6749 §5.2 error body.
 func writeJSONError(w http.ResponseWriter, status int, code, description string) {
 	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
-}
-
-// sha256Hex is a helper for log fields that must not carry secrets.
-func sha256Hex(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return fmt.Sprintf("%x", sum[:6])
 }
 
 // withTimeout bounds a background database check.
