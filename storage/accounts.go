@@ -39,6 +39,11 @@ func (s *Accounts) AccountByID(ctx context.Context, id string) (*Account, error)
 	return s.takeAccount(ctx, "id = ?", id)
 }
 
+// AccountByMobile loads an account by its E.164 mobile number.
+func (s *Accounts) AccountByMobile(ctx context.Context, mobile string) (*Account, error) {
+	return s.takeAccount(ctx, "mobile = ?", mobile)
+}
+
 // AccountByEmail loads an account by e-mail, case-insensitively.
 func (s *Accounts) AccountByEmail(ctx context.Context, email string) (*Account, error) {
 	return s.takeAccount(ctx, "email = ?", strings.ToLower(email))

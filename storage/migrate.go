@@ -57,6 +57,19 @@ var migrations = []migration{
 	{6, "memberships", func(tx *gorm.DB) error {
 		return tableOptions(tx).AutoMigrate(&Membership{})
 	}},
+	{7, "mobile numbers", func(tx *gorm.DB) error {
+		for _, col := range []string{"Mobile", "MobileVerified"} {
+			if !tx.Migrator().HasColumn(&Account{}, col) {
+				if err := tx.Migrator().AddColumn(&Account{}, col); err != nil {
+					return err
+				}
+			}
+		}
+		if !tx.Migrator().HasIndex(&Account{}, "Mobile") {
+			return tx.Migrator().CreateIndex(&Account{}, "Mobile")
+		}
+		return nil
+	}},
 }
 
 // SchemaVersion is the version the code expects.

@@ -68,13 +68,17 @@ func (refreshTokenRow) TableName() string  { return tableRefresh }
 
 // Account is a local account.
 type Account struct {
-	ID            string    `gorm:"primaryKey;size:36"`
-	Email         *string   `gorm:"size:320;uniqueIndex"` // lower-cased; nil for accounts without e-mail
-	EmailVerified bool      `gorm:"not null"`
-	PasswordHash  string    `gorm:"size:255;not null"`
-	Name          string    `gorm:"size:200;not null"`
-	CreatedAt     time.Time `gorm:"not null"`
-	UpdatedAt     time.Time `gorm:"not null"`
+	ID            string  `gorm:"primaryKey;size:36"`
+	Email         *string `gorm:"size:320;uniqueIndex"` // lower-cased; nil for accounts without e-mail
+	EmailVerified bool    `gorm:"not null"`
+	// Mobile is an E.164 number (nil for accounts without one); either it
+	// or the e-mail can be the login.
+	Mobile         *string   `gorm:"size:16;uniqueIndex"`
+	MobileVerified bool      `gorm:"not null;default:false"`
+	PasswordHash   string    `gorm:"size:255;not null"`
+	Name           string    `gorm:"size:200;not null"`
+	CreatedAt      time.Time `gorm:"not null"`
+	UpdatedAt      time.Time `gorm:"not null"`
 
 	Profile `gorm:"embedded"`
 
