@@ -33,6 +33,7 @@ type AccountStore interface {
 	CreateAccount(ctx context.Context, a *storage.Account) error
 	AccountByID(ctx context.Context, id string) (*storage.Account, error)
 	AccountByEmail(ctx context.Context, email string) (*storage.Account, error)
+	AccountByMobile(ctx context.Context, mobile string) (*storage.Account, error)
 	SetPasswordHash(ctx context.Context, id, hash string) error
 	RecordLoginFailure(ctx context.Context, id string, now time.Time, p storage.LockoutPolicy) (*time.Time, error)
 	ClearLoginFailures(ctx context.Context, id string) error
@@ -73,6 +74,9 @@ type Config struct {
 	// AllowUnconfirmed lets accounts sign in before confirming their
 	// e-mail (default no).
 	AllowUnconfirmed bool
+	// DefaultCountryCode completes national mobile numbers typed to sign
+	// in ("+98"); "" requires the international form.
+	DefaultCountryCode string
 }
 
 // Service is the account core.
@@ -151,17 +155,31 @@ func New(cfg Config, d Deps) (*Service, error) {
 
 // NewAccount is what creating an account takes.
 type NewAccount struct {
-	Email         string
-	Password      string
-	Name          string
-	EmailVerified bool
+	Email          string
+	Mobile         string // national (with MobileSeed) or international
+	MobileSeed     string
+	Password       string
+	Name           string
+	EmailVerified  bool
+	MobileVerified bool
 }
 
 // CreateAccount makes a local account.
 func (s *Service) CreateAccount(ctx context.Context, in NewAccount) (*storage.Account, error) {
-	email, err := NormalizeEmail(in.Email)
-	if err != nil {
-		return nil, err
+	var email, mobile *string
+	if in.Email != "" || in.Mobile == "" {
+		e, err := NormalizeEmail(in.Email)
+		if err != nil {
+			return nil, err
+		}
+		email = &e
+	}
+	if in.Mobile != "" {
+		m, err := NormalizeMobile(in.Mobile, in.MobileSeed)
+		if err != nil {
+			return nil, err
+		}
+		mobile = &m
 	}
 	if len(in.Password) < 8 || len(in.Password) > 128 {
 		return nil, fmt.Errorf("%w: password must be 8 to 128 characters", ErrInvalidInput)
@@ -171,7 +189,8 @@ func (s *Service) CreateAccount(ctx context.Context, in NewAccount) (*storage.Ac
 		return nil, err
 	}
 	now := s.now().UTC()
-	a := &storage.Account{ID: newID(), Email: &email, EmailVerified: in.EmailVerified, PasswordHash: hash, Name: strings.TrimSpace(in.Name), CreatedAt: now, UpdatedAt: now}
+	a := &storage.Account{ID: newID(), Email: email, EmailVerified: in.EmailVerified && email != nil, Mobile: mobile,
+		MobileVerified: in.MobileVerified && mobile != nil, PasswordHash: hash, Name: strings.TrimSpace(in.Name), CreatedAt: now, UpdatedAt: now}
 	if err := s.accounts.CreateAccount(ctx, a); err != nil {
 		if errors.Is(err, storage.ErrDuplicate) {
 			return nil, ErrExists
@@ -207,13 +226,8 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (*st
 	if len(password) > 1024 {
 		return nil, ErrInvalidCredentials
 	}
-	norm, err := NormalizeEmail(email)
-	if err != nil {
-		s.pw.Waste(ctx, password)
-		return nil, ErrInvalidCredentials
-	}
-	a, err := s.accounts.AccountByEmail(ctx, norm)
-	if errors.Is(err, storage.ErrNotFound) {
+	a, byMobile, err := s.lookup(ctx, email)
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, ErrInvalidInput) {
 		s.pw.Waste(ctx, password)
 		return nil, ErrInvalidCredentials
 	}
@@ -252,7 +266,8 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (*st
 			return nil, err
 		}
 	}
-	if !a.EmailVerified && !s.cfg.AllowUnconfirmed {
+	// The identifier used to sign in must be confirmed.
+	if verified := (byMobile && a.MobileVerified) || (!byMobile && a.EmailVerified); !verified && !s.cfg.AllowUnconfirmed {
 		// Only someone who knows the password learns this.
 		return nil, ErrUnconfirmed
 	}
@@ -270,6 +285,25 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (*st
 
 func (s *Service) lockoutPolicy() storage.LockoutPolicy {
 	return storage.LockoutPolicy{MaxFailures: s.cfg.MaxFailures, Window: s.cfg.FailureWindow, LockFor: s.lockFor}
+}
+
+// lookup finds the account an identifier names: an e-mail address, or a
+// mobile number (international, or national with DefaultCountryCode).
+func (s *Service) lookup(ctx context.Context, identifier string) (*storage.Account, bool, error) {
+	if strings.Contains(identifier, "@") {
+		e, err := NormalizeEmail(identifier)
+		if err != nil {
+			return nil, false, err
+		}
+		a, err := s.accounts.AccountByEmail(ctx, e)
+		return a, false, err
+	}
+	m, err := NormalizeMobile(identifier, s.cfg.DefaultCountryCode)
+	if err != nil {
+		return nil, true, err
+	}
+	a, err := s.accounts.AccountByMobile(ctx, m)
+	return a, true, err
 }
 
 // lockFor is the length of an account's next lock: LockBase doubled per

@@ -118,3 +118,42 @@ func TestIPThrottle(t *testing.T) {
 		t.Fatalf("after a refill: %v", err)
 	}
 }
+
+// TestSignInByMobile: a mobile number signs in like an e-mail, national
+// numbers with the default country code; the number used must be confirmed.
+func TestSignInByMobile(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	db := storagetest.SQLite().Open(t)
+	pw, _ := idp.NewPasswords(idp.Argon2Params{MemoryKiB: 8192, Time: 1, Parallelism: 1}, 2)
+	a := storage.NewAccounts(db)
+	svc, err := idp.New(idp.Config{DefaultCountryCode: "+98"}, idp.Deps{Accounts: a, Sessions: a, Consents: a, Passwords: pw, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := svc.CreateAccount(ctx, idp.NewAccount{Mobile: "09111087815", MobileSeed: "+98", Password: "mobile long phrase", MobileVerified: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateAccount(ctx, idp.NewAccount{Mobile: "+989121111111", Email: "two@example.com", Password: "mobile long phrase", EmailVerified: true}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, id string
+		err      error
+	}{
+		{"national number", "09111087815", nil},
+		{"international with spaces", "+98 911 108 7815", nil},
+		{"Persian digits", "۰۹۱۱۱۰۸۷۸۱۵", nil},
+		{"unknown number", "09111087816", idp.ErrInvalidCredentials},
+		{"not a number", "call me", idp.ErrInvalidCredentials},
+		{"an unconfirmed mobile", "09121111111", idp.ErrUnconfirmed},
+		{"the same account by its confirmed e-mail", "two@example.com", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := svc.Authenticate(ctx, tc.id, "mobile long phrase", ""); !errors.Is(err, tc.err) {
+				t.Fatalf("Authenticate(%q) = %v, want %v", tc.id, err, tc.err)
+			}
+		})
+	}
+}

@@ -86,7 +86,7 @@ func (a *app) idp(notify func()) (*idp.Service, error) {
 		return nil, err
 	}
 	accts := storage.NewAccounts(a.db)
-	return idp.New(idp.Config{}, idp.Deps{Accounts: accts, Sessions: accts, Consents: accts, Passwords: pw, Logger: a.log,
+	return idp.New(idp.Config{DefaultCountryCode: a.cfg.DefaultCountryCode}, idp.Deps{Accounts: accts, Sessions: accts, Consents: accts, Passwords: pw, Logger: a.log,
 		Lifecycle: &idp.Lifecycle{Store: accts, Outbox: storage.NewOutbox(a.db), InTx: a.db.InTx, Notify: notify,
 			Revoker: provider.NewStore(a.db), Sessions: accts}})
 }

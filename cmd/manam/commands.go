@@ -410,6 +410,7 @@ func (e *cmdEnv) user(args []string) error {
 	}
 	fs := newFlags("user create")
 	email := fs.String("email", "", "e-mail address")
+	mobile := fs.String("mobile", "", "mobile number (international, or national with MANAM_DEFAULT_COUNTRY_CODE)")
 	password := fs.String("password", "", "password (8 to 128 characters)")
 	name := fs.String("name", "", "display name")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -429,17 +430,28 @@ func (e *cmdEnv) user(args []string) error {
 	if err != nil {
 		return err
 	}
-	acct, err := svc.CreateAccount(e.ctx, idp.NewAccount{Email: *email, Password: *password, Name: *name, EmailVerified: true})
+	acct, err := svc.CreateAccount(e.ctx, idp.NewAccount{Email: *email, Mobile: *mobile, MobileSeed: a.cfg.DefaultCountryCode,
+		Password: *password, Name: *name, EmailVerified: true, MobileVerified: true})
 	if errors.Is(err, idp.ErrExists) {
-		return fmt.Errorf("%w: an account with that e-mail exists", errUsage)
+		return fmt.Errorf("%w: an account with that e-mail or mobile number exists", errUsage)
 	}
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return e.printJSON(map[string]any{"id": acct.ID, "email": *acct.Email, "email_verified": acct.EmailVerified})
+	out := map[string]any{"id": acct.ID}
+	who := []string{}
+	if acct.Email != nil {
+		out["email"], out["email_verified"] = *acct.Email, acct.EmailVerified
+		who = append(who, *acct.Email)
 	}
-	fmt.Fprintf(e.out, "account %s created for %s (confirmed)\n", acct.ID, *acct.Email)
+	if acct.Mobile != nil {
+		out["mobile"], out["mobile_verified"] = *acct.Mobile, acct.MobileVerified
+		who = append(who, *acct.Mobile)
+	}
+	if *asJSON {
+		return e.printJSON(out)
+	}
+	fmt.Fprintf(e.out, "account %s created for %s (confirmed)\n", acct.ID, strings.Join(who, " and "))
 	return nil
 }
 

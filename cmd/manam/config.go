@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,8 @@ type Config struct {
 	Argon2Time        int // MANAM_ARGON2_TIME. Default 2.
 	Argon2Parallelism int // MANAM_ARGON2_PARALLELISM. Default 1.
 	HashConcurrency   int // MANAM_HASH_CONCURRENCY: password hashes computed at once. Default: number of CPUs.
+
+	DefaultCountryCode string // MANAM_DEFAULT_COUNTRY_CODE: completes national mobile numbers (such as +98). Default none: international form required.
 
 	TrustedProxies []netip.Prefix // MANAM_TRUSTED_PROXIES: comma-separated CIDRs of load balancers whose X-Forwarded-For names the client. Default none.
 
@@ -133,6 +136,7 @@ var settings = []setting{
 	{"argon2-time", "MANAM_ARGON2_TIME", "2", "argon2id passes", integer(func(c *Config) *int { return &c.Argon2Time })},
 	{"argon2-parallelism", "MANAM_ARGON2_PARALLELISM", "1", "argon2id lanes", integer(func(c *Config) *int { return &c.Argon2Parallelism })},
 	{"hash-concurrency", "MANAM_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", integer(func(c *Config) *int { return &c.HashConcurrency })},
+	{"default-country-code", "MANAM_DEFAULT_COUNTRY_CODE", "", "country calling code for national mobile numbers, such as +98", str(func(c *Config) *string { return &c.DefaultCountryCode })},
 	{"trusted-proxies", "MANAM_TRUSTED_PROXIES", "", "CIDRs of proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
 		c.TrustedProxies = nil
 		for _, f := range strings.Split(v, ",") {
@@ -154,6 +158,8 @@ var settings = []setting{
 	{"debug-addr", "MANAM_DEBUG_ADDR", "", "serve pprof on this address (loopback only)", str(func(c *Config) *string { return &c.DebugAddr })},
 	{"insecure-debug-errors", "MANAM_INSECURE_DEBUG_ERRORS", "false", "send error debug detail to clients (development only)", boolean(func(c *Config) *bool { return &c.InsecureDebugErrors })},
 }
+
+var countryCode = regexp.MustCompile(`^\+?[1-9][0-9]{0,2}$`)
 
 // errUsage marks a problem with how the command was called (exit status 2).
 var errUsage = errors.New("usage")
@@ -276,6 +282,9 @@ func (c *Config) validate() []error {
 	}
 	if _, _, err := c.senders(slog.Default()); err != nil {
 		errs = append(errs, err)
+	}
+	if cc := c.DefaultCountryCode; cc != "" && !countryCode.MatchString(cc) {
+		errs = append(errs, fmt.Errorf("MANAM_DEFAULT_COUNTRY_CODE: %q is not a country calling code such as +98", cc))
 	}
 	if c.DebugAddr != "" {
 		host, _, err := net.SplitHostPort(c.DebugAddr)

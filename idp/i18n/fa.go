@@ -173,4 +173,8 @@ var fa = map[string]string{
 	"Use digits, spaces, hyphens and an optional leading +.":         "رقم، فاصله، خط تیره و در صورت نیاز + در آغاز به کار ببرید.",
 	"Use at most 100 characters, without < or >.":                    "حداکثر ۱۰۰ نویسه، بدون < یا >.",
 	"Use at most 500 characters, without < or >.":                    "حداکثر ۵۰۰ نویسه، بدون < یا >.",
+
+	// Sign-in by mobile.
+	"E-mail or mobile number":                  "ایمیل یا شمارهٔ همراه",
+	"Wrong e-mail, mobile number or password.": "ایمیل، شمارهٔ همراه یا گذرواژه درست نیست.",
 }

@@ -96,7 +96,7 @@ func TestPersianPagesAreRightToLeft(t *testing.T) {
 	if !strings.Contains(body, `<html lang="fa" dir="rtl">`) || !strings.Contains(body, "<h1>ورود</h1>") || rec.Header().Get("Content-Language") != "fa" {
 		t.Fatalf("Persian login page:\n%.600s", body)
 	}
-	if !strings.Contains(body, `type="email" dir="ltr"`) {
-		t.Fatal("the e-mail field must stay left-to-right")
+	if !strings.Contains(body, `id="email" name="email" type="text" inputmode="email" dir="ltr"`) {
+		t.Fatal("the e-mail or mobile field must stay left-to-right")
 	}
 }

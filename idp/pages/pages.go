@@ -213,7 +213,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, idp.ErrInvalidCredentials) {
 		p.observe("invalid")
 		data["CSRF"] = p.csrf.Token(w, r)
-		data["Error"] = "Wrong e-mail or password."
+		data["Error"] = "Wrong e-mail, mobile number or password."
 		p.render(w, r, http.StatusUnauthorized, "login.html", data)
 		return
 	}
