@@ -48,6 +48,8 @@ type Lifecycle struct {
 	Notify func()
 	// ConfirmTTL is how long an e-mail link works (24 h).
 	ConfirmTTL time.Duration
+	// CodeKey keys the hash of SMS codes (derived from the system secret).
+	CodeKey []byte
 	// Revoker and Sessions end an account's tokens and sessions on a
 	// password reset.
 	Revoker  TokenRevoker
@@ -56,7 +58,10 @@ type Lifecycle struct {
 
 // Registration is what a person fills in.
 type Registration struct {
+	// Email may hold a mobile number instead (no @): the account is then
+	// registered by mobile, confirmed by an SMS code.
 	Email, Password, PasswordConfirm, Name string
+	Mobile, MobileSeed                     string
 	// ClientID is the tenant the person registers through ("" for none):
 	// the account becomes its member.
 	ClientID string
@@ -91,15 +96,27 @@ func (s *Service) Register(ctx context.Context, in Registration, links Links, fr
 		return nil, ErrThrottled
 	}
 	fe := FieldErrors{}
-	email, err := NormalizeEmail(in.Email)
-	if err != nil {
+	if in.Mobile == "" && in.Email != "" && !strings.Contains(in.Email, "@") {
+		in.Mobile, in.Email = in.Email, ""
+	}
+	var email string
+	var err error
+	if in.Mobile != "" {
+		seed := in.MobileSeed
+		if seed == "" {
+			seed = s.cfg.DefaultCountryCode
+		}
+		if in.Mobile, err = NormalizeMobile(in.Mobile, seed); err != nil || len(s.life.CodeKey) == 0 {
+			fe["email"] = "Enter a valid e-mail address or mobile number."
+		}
+	} else if email, err = NormalizeEmail(in.Email); err != nil {
 		fe["email"] = "Enter a valid e-mail address."
 	}
 	name := strings.TrimSpace(in.Name)
 	if utf8.RuneCountInString(name) > 200 || strings.ContainsAny(name, "\x00\r\n<>") {
 		fe["name"] = "Use at most 200 characters, without < or >."
 	}
-	if msg := CheckPassword(in.Password, email); msg != "" {
+	if msg := CheckPassword(in.Password, email, in.Mobile); msg != "" {
 		fe["password"] = msg
 	} else if in.Password != in.PasswordConfirm {
 		fe["password_confirm"] = "The two passwords differ."
@@ -111,6 +128,9 @@ func (s *Service) Register(ctx context.Context, in Registration, links Links, fr
 	hash, err := s.pw.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, err
+	}
+	if in.Mobile != "" {
+		return s.registerMobile(ctx, in, links, hash)
 	}
 	now := s.now().UTC()
 	var created *storage.Account

@@ -224,6 +224,8 @@ func (p *Provider) Handler() http.Handler {
 	r.HandleFunc("/register", p.pages.Register).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/confirm", p.pages.Confirm).Methods(http.MethodGet)
 	r.HandleFunc("/confirm/resend", p.pages.Resend).Methods(http.MethodPost)
+	r.HandleFunc("/confirm/sms", p.pages.ConfirmSMS).Methods(http.MethodPost)
+	r.HandleFunc("/confirm/sms/resend", p.pages.ResendSMS).Methods(http.MethodPost)
 	r.HandleFunc("/recover", p.pages.Recover).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/recover/reset", p.pages.Reset).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/", p.pages.Home).Methods(http.MethodGet, http.MethodHead)

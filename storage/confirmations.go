@@ -19,7 +19,11 @@ type Confirmation struct {
 	CreatedAt time.Time  `gorm:"not null;index"`
 	ExpiresAt time.Time  `gorm:"not null;index"`
 	UsedAt    *time.Time //
-	Account   *Account   `gorm:"foreignKey:AccountID;constraint:OnDelete:CASCADE"`
+	// One-time codes (SMS): the keyed hash of the code, and the wrong
+	// guesses so far. Links have neither: their ID is the hash.
+	CodeHash string   `gorm:"size:64;not null;default:''"`
+	Attempts int      `gorm:"not null;default:0"`
+	Account  *Account `gorm:"foreignKey:AccountID;constraint:OnDelete:CASCADE"`
 }
 
 // TableName implements gorm's tabler.
@@ -85,6 +89,60 @@ func (s *Accounts) MarkEmailVerified(ctx context.Context, accountID, email strin
 		Updates(map[string]any{"email_verified": true, "updated_at": time.Now().UTC()})
 	if res.Error != nil {
 		return fmt.Errorf("storage: verify e-mail: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// CheckCode tries a one-time code against an account's newest live
+// confirmation of a purpose: equal(storedHash) decides. A right code marks
+// the confirmation used and returns it; a wrong one counts an attempt (kept
+// even though the caller is told no), and after maxAttempts the
+// confirmation is dead. No live confirmation is ErrNotFound; a wrong or
+// exhausted code is ErrUsed.
+func (s *Accounts) CheckCode(ctx context.Context, accountID, purpose string, now time.Time, maxAttempts int, equal func(storedHash string) bool) (*Confirmation, error) {
+	now = utc(now)
+	var c Confirmation
+	var wrong bool
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		w := s.db.writer(ctx)
+		err := w.Where("account_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?", accountID, purpose, now).
+			Order("created_at DESC").Take(&c).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if c.Attempts >= maxAttempts {
+			return ErrUsed
+		}
+		if !equal(c.CodeHash) {
+			wrong = true
+			return w.Model(&Confirmation{}).Where("id = ?", c.ID).Update("attempts", gorm.Expr("attempts + 1")).Error
+		}
+		return w.Model(&Confirmation{}).Where("id = ? AND used_at IS NULL", c.ID).Update("used_at", now).Error
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUsed) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("storage: check code: %w", err)
+	}
+	if wrong {
+		return nil, ErrUsed
+	}
+	return &c, nil
+}
+
+// MarkMobileVerified records that the account's current mobile is verified.
+func (s *Accounts) MarkMobileVerified(ctx context.Context, accountID, mobile string) error {
+	res := s.db.writer(ctx).Model(&Account{}).Where("id = ? AND mobile = ?", accountID, mobile).
+		Updates(map[string]any{"mobile_verified": true, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return fmt.Errorf("storage: verify mobile: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound

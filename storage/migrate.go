@@ -70,6 +70,16 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{8, "one-time codes", func(tx *gorm.DB) error {
+		for _, col := range []string{"CodeHash", "Attempts"} {
+			if !tx.Migrator().HasColumn(&Confirmation{}, col) {
+				if err := tx.Migrator().AddColumn(&Confirmation{}, col); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}},
 }
 
 // SchemaVersion is the version the code expects.

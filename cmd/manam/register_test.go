@@ -51,7 +51,7 @@ func TestRegistrationEndToEnd(t *testing.T) {
 			bad.Set("password", "password1")
 			bad.Set("password_confirm", "password1")
 			p = b.post(srv.URL+"/register", bad)
-			if p.StatusCode != http.StatusBadRequest || !strings.Contains(p.Body, "Enter a valid e-mail address.") || !strings.Contains(p.Body, "too common") {
+			if p.StatusCode != http.StatusBadRequest || !strings.Contains(p.Body, "Enter a valid e-mail address or mobile number.") || !strings.Contains(p.Body, "too common") {
 				t.Fatalf("bad registration: %d %s", p.StatusCode, p.Body)
 			}
 			if after, _ := db.RowCounts(context.Background()); !maps.Equal(before, after) {

@@ -177,4 +177,18 @@ var fa = map[string]string{
 	// Sign-in by mobile.
 	"E-mail or mobile number":                  "ایمیل یا شمارهٔ همراه",
 	"Wrong e-mail, mobile number or password.": "ایمیل، شمارهٔ همراه یا گذرواژه درست نیست.",
+
+	// Registration by mobile.
+	"Enter the code": "کد را وارد کنید",
+	"We sent a 6-digit code by SMS to %s. It works for 10 minutes.":                                     "یک کد ۶ رقمی با پیامک به %s فرستادیم. این کد ۱۰ دقیقه کار می‌کند.",
+	"If this number waits for confirmation, a new code is on its way. Codes can be sent once a minute.": "اگر این شماره در انتظار تأیید باشد، کد تازه‌ای در راه است. هر دقیقه تنها یک کد فرستاده می‌شود.",
+	"Code":            "کد",
+	"Confirm":         "تأیید",
+	"Send a new code": "فرستادن کد تازه",
+	"This code is wrong or has expired. Ask for a new one.": "این کد نادرست یا منقضی است. کد تازه‌ای بخواهید.",
+	"Number confirmed":                                              "شماره تأیید شد",
+	"Your mobile number %s is confirmed.":                           "شمارهٔ همراه %s تأیید شد.",
+	"Enter a valid e-mail address or mobile number.":                "یک نشانی ایمیل یا شمارهٔ همراه درست بنویسید.",
+	"Your %s code is %s. It works for 10 minutes. Do not share it.": "کد %s شما: %s. این کد ۱۰ دقیقه کار می‌کند. آن را به کسی ندهید.",
+	"Someone tried to create a %s account with this number. You already have one: sign in, or reset your password.": "کسی کوشید با این شماره حساب %s بسازد. شما از پیش حساب دارید: وارد شوید یا گذرواژه را بازنشانی کنید.",
 }

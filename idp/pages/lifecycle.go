@@ -78,6 +78,11 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		p.log.ErrorContext(r.Context(), "registration failed", "err", err)
 		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "Registration is unavailable right now. Please try again in a moment.")
+	case !strings.Contains(email, "@"):
+		// A mobile number: the code comes by SMS (the same page whether or
+		// not the number already had an account).
+		p.render(w, r, http.StatusOK, "sms.html", map[string]any{"Title": "Enter the code", "Mobile": email, "Challenge": challenge,
+			"CSRF": p.csrf.Token(w, r), "Errors": map[string]string{}})
 	default:
 		// The same answer whether or not the address already had an account.
 		p.message(w, r, http.StatusOK, map[string]any{"Title": p.t(r, "Check your e-mail"),
@@ -198,4 +203,47 @@ func (p *Pages) Reset(w http.ResponseWriter, r *http.Request) {
 		}
 		p.message(w, r, http.StatusOK, data)
 	}
+}
+
+// ConfirmSMS serves POST /confirm/sms: the code sent to a mobile number.
+func (p *Pages) ConfirmSMS(w http.ResponseWriter, r *http.Request) {
+	if !p.formValid(w, r) {
+		return
+	}
+	challenge, _ := p.flowOf(r)
+	mobile := r.PostFormValue("mobile")
+	acct, err := p.svc.ConfirmMobile(r.Context(), mobile, r.PostFormValue("code"))
+	if errors.Is(err, idp.ErrInvalidToken) {
+		p.render(w, r, http.StatusBadRequest, "sms.html", map[string]any{"Title": "Enter the code", "Mobile": mobile, "Challenge": challenge,
+			"CSRF": p.csrf.Token(w, r), "Errors": map[string]string{"code": "This code is wrong or has expired. Ask for a new one."}})
+		return
+	}
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "SMS confirmation failed", "err", err)
+		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "Confirmation is unavailable right now. Please try again in a moment.")
+		return
+	}
+	data := map[string]any{"Title": p.t(r, "Number confirmed"), "Message": p.t(r, "Your mobile number %s is confirmed.", *acct.Mobile)}
+	if challenge != "" {
+		data["LinkURL"], data["LinkText"] = "/login?challenge="+url.QueryEscape(challenge), p.t(r, "Continue to sign in")
+	} else {
+		data["Message"] = data["Message"].(string) + " " + p.t(r, "You can now sign in to your application.")
+	}
+	p.message(w, r, http.StatusOK, data)
+}
+
+// ResendSMS serves POST /confirm/sms/resend.
+func (p *Pages) ResendSMS(w http.ResponseWriter, r *http.Request) {
+	if !p.formValid(w, r) {
+		return
+	}
+	challenge, _ := p.flowOf(r)
+	mobile := r.PostFormValue("mobile")
+	if err := p.svc.ResendCode(r.Context(), mobile, p.links(r, challenge)); err != nil {
+		p.log.ErrorContext(r.Context(), "resending the code failed", "err", err)
+		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
+		return
+	}
+	p.render(w, r, http.StatusOK, "sms.html", map[string]any{"Title": "Enter the code", "Mobile": mobile, "Challenge": challenge,
+		"CSRF": p.csrf.Token(w, r), "Errors": map[string]string{}, "Resent": true})
 }
