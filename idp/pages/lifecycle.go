@@ -40,6 +40,29 @@ func (p *Pages) flowOf(r *http.Request) (string, FlowInfo) {
 	return ch, info
 }
 
+// finished ends a confirmation or reset: back to the sign-in of the
+// authorization request when there is one, otherwise (with hint) a word on
+// signing in through the application.
+func (p *Pages) finished(w http.ResponseWriter, r *http.Request, challenge, title, message string, hint bool) {
+	data := map[string]any{"Title": title, "Message": message}
+	if challenge != "" {
+		data["LinkURL"], data["LinkText"] = "/login?challenge="+url.QueryEscape(challenge), p.t(r, "Continue to sign in")
+	} else if hint {
+		data["Message"] = message + " " + p.t(r, "You can now sign in to your application.")
+	}
+	p.message(w, r, http.StatusOK, data)
+}
+
+// codePage asks for the SMS code sent to mobile (codeErr: the code field's error).
+func (p *Pages) codePage(w http.ResponseWriter, r *http.Request, status int, mobile, challenge, codeErr string, resent bool) {
+	errs := map[string]string{}
+	if codeErr != "" {
+		errs["code"] = codeErr
+	}
+	p.render(w, r, status, "sms.html", map[string]any{"Title": "Enter the code", "Mobile": mobile, "Challenge": challenge,
+		"CSRF": p.csrf.Token(w, r), "Errors": errs, "Resent": resent})
+}
+
 // message renders a page of already-translated text.
 func (p *Pages) message(w http.ResponseWriter, r *http.Request, status int, data map[string]any) {
 	p.render(w, r, status, "message.html", data)
@@ -81,8 +104,7 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) {
 	case !strings.Contains(email, "@"):
 		// A mobile number: the code comes by SMS (the same page whether or
 		// not the number already had an account).
-		p.render(w, r, http.StatusOK, "sms.html", map[string]any{"Title": "Enter the code", "Mobile": email, "Challenge": challenge,
-			"CSRF": p.csrf.Token(w, r), "Errors": map[string]string{}})
+		p.codePage(w, r, http.StatusOK, email, challenge, "", false)
 	default:
 		// The same answer whether or not the address already had an account.
 		p.message(w, r, http.StatusOK, map[string]any{"Title": p.t(r, "Check your e-mail"),
@@ -104,13 +126,7 @@ func (p *Pages) Confirm(w http.ResponseWriter, r *http.Request) {
 		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "Confirmation is unavailable right now. Please try again in a moment.")
 		return
 	}
-	data := map[string]any{"Title": p.t(r, "Address confirmed"), "Message": p.t(r, "Your e-mail address %s is confirmed.", *acct.Email)}
-	if challenge != "" {
-		data["LinkURL"], data["LinkText"] = "/login?challenge="+url.QueryEscape(challenge), p.t(r, "Continue to sign in")
-	} else {
-		data["Message"] = data["Message"].(string) + " " + p.t(r, "You can now sign in to your application.")
-	}
-	p.message(w, r, http.StatusOK, data)
+	p.finished(w, r, challenge, p.t(r, "Address confirmed"), p.t(r, "Your e-mail address %s is confirmed.", *acct.Email), true)
 }
 
 // Resend serves POST /confirm/resend.
@@ -197,11 +213,7 @@ func (p *Pages) Reset(w http.ResponseWriter, r *http.Request) {
 		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
 	default:
 		p.ClearSessionCookie(w)
-		data := map[string]any{"Title": p.t(r, "Password changed"), "Message": p.t(r, "Your password is changed, and you are signed out everywhere.")}
-		if challenge != "" {
-			data["LinkURL"], data["LinkText"] = "/login?challenge="+url.QueryEscape(challenge), p.t(r, "Continue to sign in")
-		}
-		p.message(w, r, http.StatusOK, data)
+		p.finished(w, r, challenge, p.t(r, "Password changed"), p.t(r, "Your password is changed, and you are signed out everywhere."), false)
 	}
 }
 
@@ -214,8 +226,7 @@ func (p *Pages) ConfirmSMS(w http.ResponseWriter, r *http.Request) {
 	mobile := r.PostFormValue("mobile")
 	acct, err := p.svc.ConfirmMobile(r.Context(), mobile, r.PostFormValue("code"))
 	if errors.Is(err, idp.ErrInvalidToken) {
-		p.render(w, r, http.StatusBadRequest, "sms.html", map[string]any{"Title": "Enter the code", "Mobile": mobile, "Challenge": challenge,
-			"CSRF": p.csrf.Token(w, r), "Errors": map[string]string{"code": "This code is wrong or has expired. Ask for a new one."}})
+		p.codePage(w, r, http.StatusBadRequest, mobile, challenge, "This code is wrong or has expired. Ask for a new one.", false)
 		return
 	}
 	if err != nil {
@@ -223,13 +234,7 @@ func (p *Pages) ConfirmSMS(w http.ResponseWriter, r *http.Request) {
 		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "Confirmation is unavailable right now. Please try again in a moment.")
 		return
 	}
-	data := map[string]any{"Title": p.t(r, "Number confirmed"), "Message": p.t(r, "Your mobile number %s is confirmed.", *acct.Mobile)}
-	if challenge != "" {
-		data["LinkURL"], data["LinkText"] = "/login?challenge="+url.QueryEscape(challenge), p.t(r, "Continue to sign in")
-	} else {
-		data["Message"] = data["Message"].(string) + " " + p.t(r, "You can now sign in to your application.")
-	}
-	p.message(w, r, http.StatusOK, data)
+	p.finished(w, r, challenge, p.t(r, "Number confirmed"), p.t(r, "Your mobile number %s is confirmed.", *acct.Mobile), true)
 }
 
 // ResendSMS serves POST /confirm/sms/resend.
@@ -244,6 +249,5 @@ func (p *Pages) ResendSMS(w http.ResponseWriter, r *http.Request) {
 		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
 		return
 	}
-	p.render(w, r, http.StatusOK, "sms.html", map[string]any{"Title": "Enter the code", "Mobile": mobile, "Challenge": challenge,
-		"CSRF": p.csrf.Token(w, r), "Errors": map[string]string{}, "Resent": true})
+	p.codePage(w, r, http.StatusOK, mobile, challenge, "", true)
 }
