@@ -2,9 +2,12 @@ package idp
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
+	"strings"
 	"time"
 
+	"github.com/manam-id/manam/idp/i18n"
 	"github.com/manam-id/manam/storage"
 )
 
@@ -25,12 +28,17 @@ const recoverTTL = time.Hour
 
 // RequestRecovery mails a password-reset link to the account with this
 // address, if there is one: at most one a minute and five a day. The answer
-// is the same in every case (no account enumeration).
+// is the same in every case (no account enumeration). A mobile number
+// instead of an address gets a 6-digit code by SMS, for ResetWithCode.
 func (s *Service) RequestRecovery(ctx context.Context, email string, links Links, from string) error {
+	links = s.forTenant(ctx, links)
 	if !s.regThrottle.Allowed(from) {
 		return ErrThrottled
 	}
 	s.regThrottle.Fail(from)
+	if !strings.Contains(email, "@") {
+		return s.recoverByMobile(ctx, email, links)
+	}
 	a, err := s.accountFor(ctx, email)
 	if a == nil || err != nil {
 		return err
@@ -123,6 +131,131 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, confirm st
 		}
 		if a.Email != nil && *a.Email == c.Target && !a.EmailVerified {
 			if err := s.life.Store.MarkEmailVerified(ctx, a.ID, c.Target); err != nil {
+				return err
+			}
+		}
+		if err := s.life.Sessions.DeleteSessionsOf(ctx, a.ID, ""); err != nil {
+			return err
+		}
+		if err := s.life.Revoker.RevokeSubject(ctx, a.ID); err != nil {
+			return err
+		}
+		acct, err = s.accounts.AccountByID(ctx, a.ID)
+		return err
+	})
+	return acct, err
+}
+
+const (
+	purposeRecoverSMS = "recover_sms"
+	recoverCodeTTL    = 10 * time.Minute
+)
+
+// recoverByMobile sends a reset code to the account with this number, if
+// there is one (confirmed or not: the code proves the number, as a link
+// proves a mailbox).
+func (s *Service) recoverByMobile(ctx context.Context, mobile string, links Links) error {
+	if len(s.life.CodeKey) == 0 {
+		return nil
+	}
+	m, err := NormalizeMobile(mobile, s.cfg.DefaultCountryCode)
+	if err != nil {
+		return nil
+	}
+	a, err := s.accounts.AccountByMobile(ctx, m)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if over, err := s.overLimit(ctx, a.ID, purposeRecoverSMS); err != nil || over {
+		return err
+	}
+	code, err := sixDigits()
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	err = s.life.InTx(ctx, func(ctx context.Context) error {
+		if err := s.life.Store.CreateConfirmation(ctx, &storage.Confirmation{ID: hashToken(randomToken(16)), AccountID: a.ID, Purpose: purposeRecoverSMS,
+			Target: m, CodeHash: s.codeHash(a.ID, code), CreatedAt: now, ExpiresAt: now.Add(recoverCodeTTL)}); err != nil {
+			return err
+		}
+		return s.sms(ctx, m, i18n.T(links.Lang, "Your %s password reset code is %s. It works for 10 minutes. If you did not ask for it, ignore this message.", links.Product, code))
+	})
+	if err != nil {
+		return err
+	}
+	s.notify()
+	return nil
+}
+
+// ResetWithCode sets a new password with the SMS code RequestRecovery sent
+// to a mobile number. Password problems come back as FieldErrors without
+// using the code. An unknown number and a wrong, used or expired code are
+// all ErrInvalidToken; five wrong codes end the code, and wrong codes count
+// towards the address's throttle (ErrThrottled). Then, as with a link, the
+// account's sessions and tokens end and its lockout is cleared, and the
+// number counts as confirmed.
+func (s *Service) ResetWithCode(ctx context.Context, mobile, code, password, confirm, from string) (*storage.Account, error) {
+	cs, ok := s.life.Store.(CodeStore)
+	if !ok || len(s.life.CodeKey) == 0 || s.life.Revoker == nil || s.life.Sessions == nil {
+		return nil, errors.New("idp: recovery by SMS is not configured")
+	}
+	if !s.throttle.Allowed(from) {
+		return nil, ErrThrottled
+	}
+	m, err := NormalizeMobile(mobile, s.cfg.DefaultCountryCode)
+	if err != nil {
+		return nil, ErrInvalidToken
+	}
+	if msg := CheckPassword(password, m); msg != "" {
+		return nil, FieldErrors{"password": msg}
+	}
+	if password != confirm {
+		return nil, FieldErrors{"password_confirm": "The two passwords differ."}
+	}
+	a, err := s.accounts.AccountByMobile(ctx, m)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.throttle.Fail(from)
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.Email != nil {
+		if msg := CheckPassword(password, *a.Email, m); msg != "" {
+			return nil, FieldErrors{"password": msg}
+		}
+	}
+	hash, err := s.pw.Hash(ctx, password) // before the code is used: it is slow
+	if err != nil {
+		return nil, err
+	}
+	want := s.codeHash(a.ID, toASCIIDigits(strings.TrimSpace(code)))
+	// Outside the transaction below, so a wrong guess is counted even
+	// though the caller is told no.
+	_, err = cs.CheckCode(ctx, a.ID, purposeRecoverSMS, s.now(), smsMaxAttempts, func(stored string) bool {
+		return hmac.Equal([]byte(stored), []byte(want))
+	})
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrUsed) {
+		s.throttle.Fail(from)
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	var acct *storage.Account
+	err = s.life.InTx(ctx, func(ctx context.Context) error {
+		if err := s.accounts.SetPasswordHash(ctx, a.ID, hash); err != nil {
+			return err
+		}
+		if err := s.accounts.ClearLoginFailures(ctx, a.ID); err != nil {
+			return err
+		}
+		if !a.MobileVerified {
+			if err := cs.MarkMobileVerified(ctx, a.ID, m); err != nil {
 				return err
 			}
 		}

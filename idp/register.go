@@ -73,12 +73,19 @@ type Links struct {
 	Confirm func(token string) string
 	// Reset returns the password-reset URL carrying token.
 	Reset func(token string) string
+	// ChangeEmail returns the URL confirming a new address of an account.
+	ChangeEmail func(token string) string
 	// SignIn and Recover are where an existing account holder goes.
 	SignIn, Recover string
 	// Product names the service in mail ("Manam", or a tenant's name).
 	Product string
 	// Lang is the language of the mail (the page's).
 	Lang i18n.Lang
+	// ClientID is the tenant the mail is sent for ("" for none): its
+	// sender and confirmation page apply.
+	ClientID string
+	// From is the sender ("" for the configured one); set from the tenant.
+	From string
 }
 
 const purposeEmail = "email"
@@ -89,6 +96,10 @@ const purposeEmail = "email"
 // so instead, and the caller gets the same answer as for a new account (nil
 // account, nil error), so the form reveals nothing about who is registered.
 func (s *Service) Register(ctx context.Context, in Registration, links Links, from string) (*storage.Account, error) {
+	if links.ClientID == "" {
+		links.ClientID = in.ClientID
+	}
+	links = s.forTenant(ctx, links)
 	if s.life == nil {
 		return nil, errors.New("idp: registration is not configured")
 	}
@@ -207,6 +218,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, token string) (*storage.Acco
 // one a minute and five a day. It answers the same whether or not the
 // address has an account, is confirmed, or is over its limit.
 func (s *Service) ResendConfirmation(ctx context.Context, email string, links Links) error {
+	links = s.forTenant(ctx, links)
 	a, err := s.accountFor(ctx, email)
 	if a == nil || err != nil || a.EmailVerified {
 		return err
@@ -255,7 +267,11 @@ func (s *Service) mail(ctx context.Context, accountID, to, name string, data map
 		return fmt.Errorf("idp: mail %s: %w", name, err)
 	}
 	now := s.now().UTC()
-	return s.life.Enqueue(ctx, &storage.OutboxMessage{ID: newID(), Channel: "mail", Recipient: to,
+	from := ""
+	if l, ok := data["Links"].(Links); ok {
+		from = l.From
+	}
+	return s.life.Enqueue(ctx, &storage.OutboxMessage{ID: newID(), Channel: "mail", Recipient: to, From: from,
 		Subject: strings.TrimSpace(subj.String()), Text: text.String(), HTML: html.String(), CreatedAt: now, NextAttemptAt: now})
 }
 

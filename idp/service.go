@@ -92,6 +92,7 @@ type Service struct {
 	// regThrottle limits registrations per address: 5 at once, then one a minute.
 	regThrottle *Throttle
 	life        *Lifecycle
+	tenants     TenantSource
 }
 
 // Deps are the service's collaborators.
@@ -104,6 +105,8 @@ type Deps struct {
 	Logger    *slog.Logger     // default slog.Default()
 	// Lifecycle enables registration and confirmation (nil: not offered).
 	Lifecycle *Lifecycle
+	// Tenants gives each tenant's settings (nil: every tenant has the defaults).
+	Tenants TenantSource
 }
 
 // New builds the service.
@@ -150,7 +153,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		}
 	}
 	return &Service{accounts: d.Accounts, sessions: d.Sessions, consents: d.Consents, pw: d.Passwords, cfg: cfg, now: d.Now, log: d.Logger,
-		throttle: NewThrottle(cfg.IPBurst, cfg.IPRefill, d.Now), regThrottle: NewThrottle(5, time.Minute, d.Now), life: d.Lifecycle}, nil
+		throttle: NewThrottle(cfg.IPBurst, cfg.IPRefill, d.Now), regThrottle: NewThrottle(5, time.Minute, d.Now), life: d.Lifecycle, tenants: d.Tenants}, nil
 }
 
 // NewAccount is what creating an account takes.
@@ -212,17 +215,23 @@ func (s *Service) Account(ctx context.Context, id string) (*storage.Account, err
 // nothing about the account. Too many failures from one address give
 // ErrThrottled without any work (RFC 6749 §10.10).
 func (s *Service) Authenticate(ctx context.Context, email, password, from string) (*storage.Account, error) {
+	return s.AuthenticateFor(ctx, "", email, password, from)
+}
+
+// AuthenticateFor is Authenticate for a sign-in through a tenant, whose
+// settings apply (whether an unconfirmed address may sign in).
+func (s *Service) AuthenticateFor(ctx context.Context, clientID, email, password, from string) (*storage.Account, error) {
 	if !s.throttle.Allowed(from) {
 		return nil, ErrThrottled
 	}
-	a, err := s.authenticate(ctx, email, password)
+	a, err := s.authenticate(ctx, clientID, email, password)
 	if errors.Is(err, ErrInvalidCredentials) {
 		s.throttle.Fail(from)
 	}
 	return a, err
 }
 
-func (s *Service) authenticate(ctx context.Context, email, password string) (*storage.Account, error) {
+func (s *Service) authenticate(ctx context.Context, clientID, email, password string) (*storage.Account, error) {
 	if len(password) > 1024 {
 		return nil, ErrInvalidCredentials
 	}
@@ -267,7 +276,7 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (*st
 		}
 	}
 	// The identifier used to sign in must be confirmed.
-	if verified := (byMobile && a.MobileVerified) || (!byMobile && a.EmailVerified); !verified && !s.cfg.AllowUnconfirmed {
+	if verified := (byMobile && a.MobileVerified) || (!byMobile && a.EmailVerified); !verified && !s.cfg.AllowUnconfirmed && !s.settings(ctx, clientID).AllowUnconfirmed {
 		// Only someone who knows the password learns this.
 		return nil, ErrUnconfirmed
 	}

@@ -36,13 +36,21 @@ func (s *Service) codeHash(accountID, code string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// sixDigits is a random 6-digit code.
+func sixDigits() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%06d", n.Int64()), nil
+}
+
 // sendCode stores a new 6-digit code for the account's mobile and queues the SMS.
 func (s *Service) sendCode(ctx context.Context, a *storage.Account, links Links) error {
-	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	code, err := sixDigits()
 	if err != nil {
 		return err
 	}
-	code := fmt.Sprintf("%06d", n.Int64())
 	now := s.now().UTC()
 	if err := s.life.Store.CreateConfirmation(ctx, &storage.Confirmation{ID: hashToken(randomToken(16)), AccountID: a.ID, Purpose: purposeSMS,
 		Target: *a.Mobile, CodeHash: s.codeHash(a.ID, code), CreatedAt: now, ExpiresAt: now.Add(smsCodeTTL)}); err != nil {
@@ -131,6 +139,7 @@ func (s *Service) ConfirmMobile(ctx context.Context, mobile, code string) (*stor
 // ResendCode sends a new code to an unconfirmed number: one a minute,
 // five a day, and the same answer whatever the number.
 func (s *Service) ResendCode(ctx context.Context, mobile string, links Links) error {
+	links = s.forTenant(ctx, links)
 	m, err := NormalizeMobile(mobile, s.cfg.DefaultCountryCode)
 	if err != nil {
 		return nil

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
@@ -30,6 +31,8 @@ type TenantSpec struct {
 	Scopes                 []string // default: openid profile email phone offline_access
 	FirstParty             bool
 	AccessToken            string // "opaque" (default) or "jwt"
+	// Settings: the tenant's confirm URL and sender, and its sign-in rules.
+	storage.TenantSettings
 }
 
 var (
@@ -89,10 +92,33 @@ func (s TenantSpec) Validate() error {
 			bad("post-logout redirect URI %q: %w", u, err)
 		}
 	}
+	if s.ConfirmURL != "" {
+		if err := ValidateConfirmURL(s.ConfirmURL); err != nil {
+			bad("confirm URL %q: %w", s.ConfirmURL, err)
+		}
+	}
+	if s.MailFrom != "" {
+		if a, err := mail.ParseAddress(s.MailFrom); err != nil || len(s.MailFrom) > 320 || !strings.Contains(a.Address, "@") {
+			bad("mail sender %q: want an address such as \"Acme <no-reply@acme.example>\"", s.MailFrom)
+		}
+	}
 	if len(errs) == 0 {
 		return nil
 	}
 	return fmt.Errorf("%w: %w", ErrInvalidTenant, errors.Join(errs...))
+}
+
+// ValidateConfirmURL checks a tenant's own confirmation page: an https
+// URL (http only on loopback), without a fragment or user info. The
+// token goes in its {token} placeholder, or else in a cnf parameter.
+func ValidateConfirmURL(raw string) error {
+	if err := ValidateRedirectURI(strings.Replace(raw, "{token}", "token", 1)); err != nil {
+		return err
+	}
+	if u, _ := url.Parse(raw); u.Scheme != "https" && u.Scheme != "http" {
+		return errors.New("must be an http(s) URL")
+	}
+	return nil
 }
 
 // ValidateRedirectURI checks a URI a tenant registers (RFC 6749 §3.1.2,
@@ -173,7 +199,7 @@ func (a *Admin) Create(ctx context.Context, spec TenantSpec) (*Created, error) {
 		RedirectURIs: nonNil(spec.RedirectURIs), PostLogoutRedirectURIs: nonNil(spec.PostLogoutRedirectURIs),
 		GrantTypes: spec.GrantTypes, ResponseTypes: []string{"code"}, Scopes: spec.Scopes,
 		Public: spec.Public, FirstParty: spec.FirstParty, AccessTokenFormat: spec.AccessToken,
-		CustomerToken: randomHex(16), CreatedAt: now, UpdatedAt: now,
+		CustomerToken: randomHex(16), CreatedAt: now, UpdatedAt: now, TenantSettings: spec.TenantSettings,
 	}
 	out := &Created{ClientID: t.ID, CustomerToken: t.CustomerToken}
 	if !spec.Public {
@@ -201,7 +227,8 @@ func (a *Admin) Delete(ctx context.Context, id string) error { return a.tenants.
 // SpecOf is the spec a stored tenant corresponds to.
 func SpecOf(t *storage.Tenant) TenantSpec {
 	return TenantSpec{Name: t.Name, RedirectURIs: t.RedirectURIs, PostLogoutRedirectURIs: t.PostLogoutRedirectURIs,
-		Public: t.Public, GrantTypes: t.GrantTypes, Scopes: t.Scopes, FirstParty: t.FirstParty, AccessToken: t.AccessTokenFormat}
+		Public: t.Public, GrantTypes: t.GrantTypes, Scopes: t.Scopes, FirstParty: t.FirstParty, AccessToken: t.AccessTokenFormat,
+		TenantSettings: t.TenantSettings}
 }
 
 // Update applies change to a tenant's spec, validates, and saves. A
@@ -226,6 +253,7 @@ func (a *Admin) Update(ctx context.Context, id string, change func(*TenantSpec))
 	}
 	t.Name, t.RedirectURIs, t.PostLogoutRedirectURIs = strings.TrimSpace(spec.Name), nonNil(spec.RedirectURIs), nonNil(spec.PostLogoutRedirectURIs)
 	t.Public, t.GrantTypes, t.Scopes, t.FirstParty, t.AccessTokenFormat = spec.Public, spec.GrantTypes, spec.Scopes, spec.FirstParty, spec.AccessToken
+	t.TenantSettings = spec.TenantSettings
 	return secret, a.tenants.Update(ctx, t)
 }
 

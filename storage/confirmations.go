@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -143,6 +144,33 @@ func (s *Accounts) MarkMobileVerified(ctx context.Context, accountID, mobile str
 		Updates(map[string]any{"mobile_verified": true, "updated_at": time.Now().UTC()})
 	if res.Error != nil {
 		return fmt.Errorf("storage: verify mobile: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// ChangeEmail makes a confirmed address the account's e-mail (it is
+// verified: the owner proved it); an address another account has is ErrDuplicate.
+func (s *Accounts) ChangeEmail(ctx context.Context, accountID, email string) error {
+	return s.changeIdentifier(ctx, accountID, map[string]any{"email": strings.ToLower(email), "email_verified": true})
+}
+
+// ChangeMobile makes a confirmed number the account's mobile; a number
+// another account has is ErrDuplicate.
+func (s *Accounts) ChangeMobile(ctx context.Context, accountID, mobile string) error {
+	return s.changeIdentifier(ctx, accountID, map[string]any{"mobile": mobile, "mobile_verified": true})
+}
+
+func (s *Accounts) changeIdentifier(ctx context.Context, accountID string, set map[string]any) error {
+	set["updated_at"] = time.Now().UTC()
+	res := s.db.writer(ctx).Model(&Account{}).Where("id = ?", accountID).Updates(set)
+	if res.Error != nil {
+		if isDuplicate(res.Error) {
+			return fmt.Errorf("account: %w", ErrDuplicate)
+		}
+		return fmt.Errorf("storage: change account identifier: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound

@@ -80,6 +80,16 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{9, "tenant settings", func(tx *gorm.DB) error {
+		for _, col := range TenantSettingsColumns {
+			if !tx.Migrator().HasColumn(&Tenant{}, col) {
+				if err := tx.Migrator().AddColumn(&Tenant{}, col); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}},
 }
 
 // SchemaVersion is the version the code expects.

@@ -18,7 +18,28 @@ type Tenant struct {
 	CustomerToken          string    `gorm:"size:64;not null;uniqueIndex"`
 	CreatedAt              time.Time `gorm:"not null"`
 	UpdatedAt              time.Time `gorm:"not null"`
+
+	TenantSettings `gorm:"embedded"`
 }
+
+// TenantSettings is what a tenant decides about its users' mail and sign-in.
+type TenantSettings struct {
+	// ConfirmURL is the tenant's own confirmation page: links in
+	// confirmation mail go there (with the token) instead of to Manam's.
+	ConfirmURL string `gorm:"size:2000;not null;default:''"`
+	// MailFrom is the sender of the tenant's mail ("" for Manam's own).
+	MailFrom string `gorm:"size:320;not null;default:''"`
+	// AllowUnconfirmed lets members sign in before confirming their address.
+	AllowUnconfirmed bool `gorm:"not null;default:false"`
+	// RequireMFA: every sign-in through the tenant needs a second factor.
+	RequireMFA bool `gorm:"column:require_mfa;not null;default:false"`
+	// MFAConfirmEmail: enrolling a second factor through the tenant first
+	// re-confirms the e-mail address (the legacy dialect's flow).
+	MFAConfirmEmail bool `gorm:"column:mfa_confirm_email;not null;default:false"`
+}
+
+// TenantSettingsColumns are TenantSettings' fields, for migrations.
+var TenantSettingsColumns = []string{"ConfirmURL", "MailFrom", "AllowUnconfirmed", "RequireMFA", "MFAConfirmEmail"}
 
 // TableName implements gorm's tabler.
 func (Tenant) TableName() string { return "tenants" }

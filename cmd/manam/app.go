@@ -89,7 +89,8 @@ func (a *app) idp(notify func()) (*idp.Service, error) {
 	return idp.New(idp.Config{DefaultCountryCode: a.cfg.DefaultCountryCode}, idp.Deps{Accounts: accts, Sessions: accts, Consents: accts, Passwords: pw, Logger: a.log,
 		Lifecycle: &idp.Lifecycle{Store: accts, Outbox: storage.NewOutbox(a.db), InTx: a.db.InTx, Notify: notify,
 			CodeKey: keys.Derive(a.secret, "one-time codes"),
-			Revoker: provider.NewStore(a.db), Sessions: accts}})
+			Revoker: provider.NewStore(a.db), Sessions: accts},
+		Tenants: storage.NewTenants(a.db)})
 }
 
 // server is a running HTTP surface with its background work.

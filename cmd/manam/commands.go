@@ -28,7 +28,8 @@ Usage:
   manam migrate                       apply database migrations
   manam gc                            delete expired codes, tokens, sessions and keys
   manam tenant create --name N --redirect-uri U [--redirect-uri U]... [--post-logout-redirect-uri U]...
-                      [--public] [--grant g1,g2] [--scope s1,s2] [--first-party] [--access-token opaque|jwt] [--json]
+                      [--public] [--grant g1,g2] [--scope s1,s2] [--first-party] [--access-token opaque|jwt]
+                      [--confirm-url U] [--sender ADDR] [--allow-unconfirmed] [--require-mfa] [--mfa-confirm-email] [--json]
   manam tenant list [--json]
   manam tenant show ID [--json]
   manam tenant update ID [the create flags to change] [--confidential] [--third-party] [--json]
@@ -216,7 +217,8 @@ func (e *cmdEnv) table(header []string, rows [][]string) error {
 }
 
 type tenantFlags struct {
-	name, accessToken                                    *string
+	name, accessToken, confirmURL, mailFrom              *string
+	allowUnconfirmed, requireMFA, mfaConfirmEmail        *bool
 	redirect, postLogout, grant, scope                   listFlag
 	public, firstParty, confidential, thirdParty, asJSON *bool
 }
@@ -234,6 +236,11 @@ func addTenantFlags(fs *flag.FlagSet) *tenantFlags {
 	t.confidential = fs.Bool("confidential", false, "make a public client confidential (update)")
 	t.thirdParty = fs.Bool("third-party", false, "show the consent page again (update)")
 	t.asJSON = fs.Bool("json", false, "print JSON")
+	t.confirmURL = fs.String("confirm-url", "", "the tenant's own confirmation page (the token goes in {token}, or a cnf parameter)")
+	t.mailFrom = fs.String("sender", "", "sender of the tenant's mail, e.g. \"Acme <no-reply@acme.example>\"")
+	t.allowUnconfirmed = fs.Bool("allow-unconfirmed", false, "members may sign in before confirming their address")
+	t.requireMFA = fs.Bool("require-mfa", false, "every sign-in through the tenant needs a second factor")
+	t.mfaConfirmEmail = fs.Bool("mfa-confirm-email", false, "enrolling a second factor first re-confirms the e-mail address")
 	return t
 }
 
@@ -242,6 +249,8 @@ func tenantView(t *storage.Tenant) map[string]any {
 		"client_id": t.ID, "name": t.Name, "customer_token": t.CustomerToken, "public": t.Public, "first_party": t.FirstParty,
 		"redirect_uris": t.RedirectURIs, "post_logout_redirect_uris": t.PostLogoutRedirectURIs, "grant_types": t.GrantTypes,
 		"scopes": t.Scopes, "access_token": t.AccessTokenFormat, "created_at": t.CreatedAt.Format(time.RFC3339),
+		"confirm_url": t.ConfirmURL, "sender": t.MailFrom, "allow_unconfirmed": t.AllowUnconfirmed, "require_mfa": t.RequireMFA,
+		"mfa_confirm_email": t.MFAConfirmEmail,
 	}
 }
 
@@ -272,6 +281,8 @@ func (e *cmdEnv) tenant(args []string) error {
 		c, err := adm.Create(ctx, provider.TenantSpec{
 			Name: *tf.name, RedirectURIs: tf.redirect, PostLogoutRedirectURIs: tf.postLogout, Public: *tf.public,
 			GrantTypes: tf.grant, Scopes: tf.scope, FirstParty: *tf.firstParty, AccessToken: *tf.accessToken,
+			TenantSettings: storage.TenantSettings{ConfirmURL: *tf.confirmURL, MailFrom: *tf.mailFrom, AllowUnconfirmed: *tf.allowUnconfirmed,
+				RequireMFA: *tf.requireMFA, MFAConfirmEmail: *tf.mfaConfirmEmail},
 		})
 		if err != nil {
 			return err
@@ -352,6 +363,21 @@ func (e *cmdEnv) tenant(args []string) error {
 			}
 			if set["third-party"] && *tf.thirdParty {
 				s.FirstParty = false
+			}
+			if set["confirm-url"] {
+				s.ConfirmURL = *tf.confirmURL
+			}
+			if set["sender"] {
+				s.MailFrom = *tf.mailFrom
+			}
+			if set["allow-unconfirmed"] {
+				s.AllowUnconfirmed = *tf.allowUnconfirmed
+			}
+			if set["require-mfa"] {
+				s.RequireMFA = *tf.requireMFA
+			}
+			if set["mfa-confirm-email"] {
+				s.MFAConfirmEmail = *tf.mfaConfirmEmail
 			}
 		})
 		if err != nil {

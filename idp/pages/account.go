@@ -10,6 +10,7 @@ import (
 var accountDone = map[string]string{
 	"profile":  "Your profile is saved.",
 	"password": "Your password is changed. Your other devices are signed out.",
+	"mobile":   "Your mobile number is confirmed.",
 }
 
 // Account serves GET /account.
@@ -18,6 +19,12 @@ func (p *Pages) Account(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Pages) account(w http.ResponseWriter, r *http.Request, status int, errs idp.FieldErrors, done string) {
+	p.accountPage(w, r, status, errs, done, "")
+}
+
+// accountPage renders the account page; pending is a new mobile number
+// waiting for its code.
+func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request, status int, errs idp.FieldErrors, done, pending string) {
 	sess, err := p.CurrentSession(r)
 	if err != nil {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -41,7 +48,15 @@ func (p *Pages) account(w http.ResponseWriter, r *http.Request, status int, errs
 			v[k] = r.PostFormValue(k)
 		}
 	}
+	mobile := ""
+	if a.Mobile != nil {
+		mobile = *a.Mobile
+	}
+	if r.Method == http.MethodPost {
+		v["new_email"], v["new_mobile"] = r.PostFormValue("new_email"), r.PostFormValue("new_mobile")
+	}
 	p.render(w, r, status, "account.html", map[string]any{"Title": "Your account", "Email": email, "Verified": a.EmailVerified,
+		"Mobile": mobile, "MobileVerified": a.MobileVerified, "PendingMobile": pending,
 		"V": v, "Statuses": idp.MaritalStatuses, "Errors": map[string]string(errs), "Done": done, "CSRF": p.csrf.Token(w, r)})
 }
 
@@ -93,4 +108,83 @@ func (p *Pages) signedInForm(w http.ResponseWriter, r *http.Request) (*idp.Sessi
 		return nil, false
 	}
 	return sess, true
+}
+
+// AccountEmail serves POST /account/email: a new address, with the
+// current password; a link goes to it.
+func (p *Pages) AccountEmail(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.signedInForm(w, r)
+	if !ok {
+		return
+	}
+	email := r.PostFormValue("new_email")
+	err := p.svc.RequestEmailChange(r.Context(), sess, email, r.PostFormValue("current_password_email"), p.links(r, ""))
+	var fe idp.FieldErrors
+	if errors.As(err, &fe) {
+		if m, ok := fe["current_password"]; ok {
+			fe = idp.FieldErrors{"current_password_email": m}
+		}
+		p.account(w, r, http.StatusBadRequest, fe, "")
+		return
+	}
+	if err != nil {
+		p.afterAccountChange(w, r, err, "")
+		return
+	}
+	// The same answer whether or not the address belongs to someone.
+	p.account(w, r, http.StatusOK, nil, p.t(r, "We sent a link to %s. Open it to make it your address; until then, nothing changes.", email))
+}
+
+// AccountEmailConfirm serves GET /account/email/confirm?token=…: the link
+// mailed to a new address.
+func (p *Pages) AccountEmailConfirm(w http.ResponseWriter, r *http.Request) {
+	acct, err := p.svc.ConfirmEmailChange(r.Context(), r.URL.Query().Get("token"), p.links(r, ""))
+	switch {
+	case errors.Is(err, idp.ErrInvalidToken), errors.Is(err, idp.ErrExists):
+		p.message(w, r, http.StatusBadRequest, map[string]any{"Title": p.t(r, "Link no longer valid"),
+			"Message": p.t(r, "This link was already used or has expired. Ask for a new one."), "LinkURL": "/account", "LinkText": p.t(r, "Your account")})
+	case err != nil:
+		p.log.ErrorContext(r.Context(), "e-mail change failed", "err", err)
+		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
+	default:
+		p.message(w, r, http.StatusOK, map[string]any{"Title": p.t(r, "Address confirmed"),
+			"Message": p.t(r, "Your e-mail address %s is confirmed.", *acct.Email), "LinkURL": "/account", "LinkText": p.t(r, "Your account")})
+	}
+}
+
+// AccountMobile serves POST /account/mobile: a new number, with the
+// current password; a code goes to it.
+func (p *Pages) AccountMobile(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.signedInForm(w, r)
+	if !ok {
+		return
+	}
+	m, err := p.svc.RequestMobileChange(r.Context(), sess, r.PostFormValue("new_mobile"), r.PostFormValue("current_password_mobile"), p.links(r, ""))
+	var fe idp.FieldErrors
+	if errors.As(err, &fe) {
+		if m, ok := fe["current_password"]; ok {
+			fe = idp.FieldErrors{"current_password_mobile": m}
+		}
+		p.account(w, r, http.StatusBadRequest, fe, "")
+		return
+	}
+	if err != nil {
+		p.afterAccountChange(w, r, err, "")
+		return
+	}
+	p.accountPage(w, r, http.StatusOK, nil, "", m)
+}
+
+// AccountMobileConfirm serves POST /account/mobile/confirm: the code sent to the new number.
+func (p *Pages) AccountMobileConfirm(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.signedInForm(w, r)
+	if !ok {
+		return
+	}
+	_, err := p.svc.ConfirmMobileChange(r.Context(), sess, r.PostFormValue("code"))
+	if errors.Is(err, idp.ErrInvalidToken) || errors.Is(err, idp.ErrExists) {
+		p.accountPage(w, r, http.StatusBadRequest, idp.FieldErrors{"code": "This code is wrong or has expired. Ask for a new one."}, "", r.PostFormValue("new_mobile"))
+		return
+	}
+	p.afterAccountChange(w, r, err, "mobile")
 }

@@ -11,18 +11,23 @@ import (
 
 // links are the URLs that go into mail for a flow (challenge may be "").
 func (p *Pages) links(r *http.Request, challenge string) idp.Links {
-	suffix, signIn := "", p.issuer+"/"
+	suffix, signIn, clientID := "", p.issuer+"/", ""
 	if challenge != "" {
+		if info, err := p.flow.Describe(r.Context(), challenge); err == nil {
+			clientID = info.ClientID
+		}
 		suffix = "&challenge=" + url.QueryEscape(challenge)
 		signIn = p.issuer + "/login?challenge=" + url.QueryEscape(challenge)
 	}
 	return idp.Links{
-		Confirm: func(token string) string { return p.issuer + "/confirm?token=" + url.QueryEscape(token) + suffix },
-		Reset:   func(token string) string { return p.issuer + "/recover/reset?token=" + url.QueryEscape(token) + suffix },
-		SignIn:  signIn,
-		Recover: p.issuer + "/recover" + strings.Replace(suffix, "&", "?", 1),
-		Product: p.product,
-		Lang:    p.lang(r),
+		Confirm:     func(token string) string { return p.issuer + "/confirm?token=" + url.QueryEscape(token) + suffix },
+		Reset:       func(token string) string { return p.issuer + "/recover/reset?token=" + url.QueryEscape(token) + suffix },
+		ChangeEmail: func(token string) string { return p.issuer + "/account/email/confirm?token=" + url.QueryEscape(token) },
+		SignIn:      signIn,
+		Recover:     p.issuer + "/recover" + strings.Replace(suffix, "&", "?", 1),
+		Product:     p.product,
+		Lang:        p.lang(r),
+		ClientID:    clientID,
 	}
 }
 
@@ -178,6 +183,12 @@ func (p *Pages) Recover(w http.ResponseWriter, r *http.Request) {
 		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
 		return
 	}
+	if !strings.Contains(email, "@") {
+		// A mobile number: the code form (the same whether or not it has an account).
+		p.render(w, r, http.StatusOK, "reset.html", map[string]any{"Title": "Choose a new password", "Challenge": challenge, "Mobile": email,
+			"Errors": map[string]string{}, "CSRF": p.csrf.Token(w, r)})
+		return
+	}
 	// The same answer whether or not the address has an account.
 	p.message(w, r, http.StatusOK, map[string]any{"Title": p.t(r, "Check your e-mail"),
 		"Message": p.t(r, "If %s has an account, we sent it a link to choose a new password. It works for an hour.", email)})
@@ -199,6 +210,32 @@ func (p *Pages) Reset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err := p.svc.ResetPassword(r.Context(), token, r.PostFormValue("password"), r.PostFormValue("password_confirm"))
+	p.afterReset(w, r, err, data, challenge)
+}
+
+// ResetCode serves POST /recover/code: the SMS code sent to a mobile
+// number, with the new password.
+func (p *Pages) ResetCode(w http.ResponseWriter, r *http.Request) {
+	if !p.formValid(w, r) {
+		return
+	}
+	challenge, _ := p.flowOf(r)
+	mobile := r.PostFormValue("mobile")
+	data := map[string]any{"Title": "Choose a new password", "Challenge": challenge, "Mobile": mobile, "Errors": map[string]string{}}
+	_, err := p.svc.ResetWithCode(r.Context(), mobile, r.PostFormValue("code"), r.PostFormValue("password"), r.PostFormValue("password_confirm"), p.ip(r))
+	if errors.Is(err, idp.ErrInvalidToken) {
+		err = idp.FieldErrors{"code": "This code is wrong or has expired. Ask for a new one."}
+	}
+	if errors.Is(err, idp.ErrThrottled) {
+		w.Header().Set("Retry-After", "60")
+		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "Too many requests from your network. Wait a few minutes and try again.")
+		return
+	}
+	p.afterReset(w, r, err, data, challenge)
+}
+
+// afterReset answers a reset by link or by code.
+func (p *Pages) afterReset(w http.ResponseWriter, r *http.Request, err error, data map[string]any, challenge string) {
 	var fe idp.FieldErrors
 	switch {
 	case errors.As(err, &fe):

@@ -195,7 +195,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 	}
 	email := r.PostFormValue("email")
 	data["Email"] = email
-	acct, err := p.svc.Authenticate(r.Context(), email, r.PostFormValue("password"), p.ip(r))
+	acct, err := p.svc.AuthenticateFor(r.Context(), info.ClientID, email, r.PostFormValue("password"), p.ip(r))
 	if errors.Is(err, idp.ErrThrottled) {
 		p.observe("throttled")
 		w.Header().Set("Retry-After", "60")
