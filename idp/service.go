@@ -93,6 +93,7 @@ type Service struct {
 	regThrottle *Throttle
 	life        *Lifecycle
 	tenants     TenantSource
+	links       LinkStore
 }
 
 // Deps are the service's collaborators.
@@ -107,6 +108,8 @@ type Deps struct {
 	Lifecycle *Lifecycle
 	// Tenants gives each tenant's settings (nil: every tenant has the defaults).
 	Tenants TenantSource
+	// Links keeps upstream identities linked to accounts (nil: no federation).
+	Links LinkStore
 }
 
 // New builds the service.
@@ -153,7 +156,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		}
 	}
 	return &Service{accounts: d.Accounts, sessions: d.Sessions, consents: d.Consents, pw: d.Passwords, cfg: cfg, now: d.Now, log: d.Logger,
-		throttle: NewThrottle(cfg.IPBurst, cfg.IPRefill, d.Now), regThrottle: NewThrottle(5, time.Minute, d.Now), life: d.Lifecycle, tenants: d.Tenants}, nil
+		throttle: NewThrottle(cfg.IPBurst, cfg.IPRefill, d.Now), regThrottle: NewThrottle(5, time.Minute, d.Now), life: d.Lifecycle, tenants: d.Tenants, links: d.Links}, nil
 }
 
 // NewAccount is what creating an account takes.

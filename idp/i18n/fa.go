@@ -1,7 +1,21 @@
 package i18n
 
-// fa is the Persian catalog, keyed by the English phrase.
-var fa = map[string]string{
+// fa is the Persian catalog, keyed by the English phrase: the core
+// phrases and those of each feature, kept in a file each.
+var fa = merge(faCore, faFederation, faFactors)
+
+func merge(ms ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// faCore holds the phrases of the pages, mail and messages of accounts.
+var faCore = map[string]string{
 	// Pages.
 	"Manam":                            "منم",
 	"Sign in":                          "ورود",

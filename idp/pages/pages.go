@@ -14,6 +14,8 @@ import (
 
 	"github.com/manam-id/manam/idp"
 	"github.com/manam-id/manam/idp/i18n"
+	"github.com/manam-id/manam/storage"
+	"github.com/manam-id/manam/upstream"
 )
 
 //go:embed templates/*.html
@@ -62,6 +64,10 @@ type Pages struct {
 	ip      func(*http.Request) string
 	issuer  string
 	product string
+	// Federation: the configured upstreams and the key sealing their
+	// per-login state in a cookie (nil set: no upstream offered).
+	upstreams   *upstream.Set
+	upstreamKey []byte
 }
 
 // Deps are the pages' collaborators.
@@ -80,6 +86,10 @@ type Deps struct {
 	Issuer string
 	// Product names the service in mail and pages (default "Manam").
 	Product string
+	// Upstreams are the identity providers offered on the login page (nil: none).
+	Upstreams *upstream.Set
+	// UpstreamKey (32 bytes) seals an upstream login's state in a cookie.
+	UpstreamKey []byte
 }
 
 // New parses the templates and returns the pages.
@@ -101,7 +111,7 @@ func New(d Deps) (*Pages, error) {
 		d.Product = "Manam"
 	}
 	return &Pages{svc: d.Service, flow: d.Flow, csrf: d.CSRF, secure: d.Secure, tpl: tpl, log: d.Logger, observe: d.Observer, ip: d.ClientIP,
-		issuer: d.Issuer, product: d.Product}, nil
+		issuer: d.Issuer, product: d.Product, upstreams: d.Upstreams, upstreamKey: d.UpstreamKey}, nil
 }
 
 // PeerIP is the address of the connection's peer.
@@ -223,14 +233,24 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 		p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
 		return
 	}
-	remember := r.PostFormValue("remember") == "1"
-	// A new sign-in replaces whatever session this browser had.
+	p.SignedIn(w, r, acct, []string{"pwd"}, r.PostFormValue("remember") == "1", challenge, info)
+}
+
+// SignedIn finishes a first-factor sign-in (a password, an upstream
+// identity; amr says which): it starts the session and sends the browser
+// on to info.ResumeURL.
+func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, acct *storage.Account, amr []string, remember bool, challenge string, info FlowInfo) {
+	p.startSession(w, r, acct, amr, remember, info.ResumeURL)
+}
+
+// startSession replaces the browser's session with a new one and redirects to next.
+func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, acct *storage.Account, amr []string, remember bool, next string) {
 	if old, err := r.Cookie(SessionCookie); err == nil {
 		if err := p.svc.EndSession(r.Context(), old.Value); err != nil {
 			p.log.WarnContext(r.Context(), "ending the previous session failed", "err", err)
 		}
 	}
-	token, _, err := p.svc.StartSession(r.Context(), acct, []string{"pwd"}, remember)
+	token, _, err := p.svc.StartSession(r.Context(), acct, amr, remember)
 	if err != nil {
 		p.observe("error")
 		p.log.ErrorContext(r.Context(), "session start failed", "err", err)
@@ -239,7 +259,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 	}
 	p.observe("success")
 	p.SetSessionCookie(w, token, remember)
-	http.Redirect(w, r, info.ResumeURL, http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // SetSessionCookie sets the session cookie: a browser-session cookie, or a
