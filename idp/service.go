@@ -94,6 +94,7 @@ type Service struct {
 	life        *Lifecycle
 	tenants     TenantSource
 	links       LinkStore
+	mfa         *FactorsConfig
 }
 
 // Deps are the service's collaborators.
@@ -110,6 +111,8 @@ type Deps struct {
 	Tenants TenantSource
 	// Links keeps upstream identities linked to accounts (nil: no federation).
 	Links LinkStore
+	// Factors enables second factors (nil: not offered).
+	Factors *FactorsConfig
 }
 
 // New builds the service.
@@ -156,7 +159,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		}
 	}
 	return &Service{accounts: d.Accounts, sessions: d.Sessions, consents: d.Consents, pw: d.Passwords, cfg: cfg, now: d.Now, log: d.Logger,
-		throttle: NewThrottle(cfg.IPBurst, cfg.IPRefill, d.Now), regThrottle: NewThrottle(5, time.Minute, d.Now), life: d.Lifecycle, tenants: d.Tenants, links: d.Links}, nil
+		throttle: NewThrottle(cfg.IPBurst, cfg.IPRefill, d.Now), regThrottle: NewThrottle(5, time.Minute, d.Now), life: d.Lifecycle, tenants: d.Tenants, links: d.Links, mfa: d.Factors}, nil
 }
 
 // NewAccount is what creating an account takes.
@@ -346,7 +349,7 @@ func (s *Service) StartSession(ctx context.Context, a *storage.Account, amr []st
 	if remember {
 		ttl = s.cfg.RememberTTL
 	}
-	acr := "0"
+	acr := ACRFor(amr)
 	row := &storage.LoginSession{
 		ID: hashToken(token), SID: randomToken(16), AccountID: a.ID,
 		// Stored to the millisecond (MySQL keeps DATETIME(3)).

@@ -93,6 +93,7 @@ func (p *Provider) Describe(ctx context.Context, s string) (pages.FlowInfo, erro
 		LoginHint:  form.Get("login_hint"),
 		ResumeURL:  resume,
 		DeniedURL:  resume + "&denied=1",
+		WantMFA:    idp.WantsMFA(form.Get("acr_values")) || client.RequireMFA,
 	}, nil
 }
 
@@ -183,6 +184,12 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request, rs re
 				needLogin = true
 			}
 		}
+	}
+	// A second factor, when the tenant requires one or the request asks
+	// for one (acr_values): a session without one signs in again (OIDC
+	// Core §3.1.2.1; the login then asks for the factor, or enrols one).
+	if !needLogin && (client.RequireMFA || idp.WantsMFA(ar.GetRequestForm().Get("acr_values"))) && !slices.Contains(sess.AMR(), "mfa") {
+		needLogin = true
 	}
 	if needLogin {
 		if slices.Contains(prompt, "none") {

@@ -224,3 +224,16 @@ func (s *Accounts) UpdateProfile(ctx context.Context, id, name string, p Profile
 	}
 	return nil
 }
+
+// SetSessionAMR records the methods and class a session reached (a second
+// factor proved within it).
+func (s *Accounts) SetSessionAMR(ctx context.Context, id, amr, acr string) error {
+	res := s.db.writer(ctx).Model(&LoginSession{}).Where("id = ?", id).Updates(map[string]any{"amr": amr, "acr": acr})
+	if res.Error != nil {
+		return fmt.Errorf("storage: raise session: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

@@ -423,7 +423,7 @@ func (s *FositeStore) RevokeSubject(ctx context.Context, subject string) error {
 }
 
 // Sweep deletes up to batch expired rows from each token table, and expired
-// login sessions, and returns how many rows went. Expired rows are kept for
+// login sessions, pending sign-ins and trusted devices, and returns how many rows went. Expired rows are kept for
 // grace after expiry (so reuse of an expired refresh token is still told
 // apart from a forged one for a while).
 func (s *FositeStore) Sweep(ctx context.Context, batch int, grace time.Duration) (int64, error) {
@@ -436,9 +436,14 @@ func (s *FositeStore) Sweep(ctx context.Context, batch int, grace time.Duration)
 			return total, err
 		}
 	}
-	n, err := s.sweepTable(ctx, LoginSession{}.TableName(), "expires_at < ?", s.now(), batch)
-	total += n
-	return total, err
+	for _, table := range []string{LoginSession{}.TableName(), PendingLogin{}.TableName(), TrustedDevice{}.TableName()} {
+		n, err := s.sweepTable(ctx, table, "expires_at < ?", s.now(), batch)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // sweepTable deletes at most batch rows matching cond, selected by primary

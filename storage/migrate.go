@@ -90,6 +90,9 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{10, "second factors", func(tx *gorm.DB) error {
+		return tableOptions(tx).AutoMigrate(&Factor{}, &RecoveryCode{}, &TrustedDevice{}, &PendingLogin{})
+	}},
 }
 
 // SchemaVersion is the version the code expects.

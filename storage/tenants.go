@@ -25,6 +25,8 @@ type Client struct {
 	FirstParty             bool
 	AccessTokenFormat      string // "opaque" or "jwt"
 	PostLogoutRedirectURIs []string
+	// RequireMFA: every sign-in through the tenant needs a second factor.
+	RequireMFA bool
 }
 
 // ClientFromTenant builds the fosite client of a tenant row.
@@ -44,6 +46,7 @@ func ClientFromTenant(t *Tenant) *Client {
 		FirstParty:             t.FirstParty,
 		AccessTokenFormat:      t.AccessTokenFormat,
 		PostLogoutRedirectURIs: t.PostLogoutRedirectURIs,
+		RequireMFA:             t.RequireMFA,
 	}
 }
 

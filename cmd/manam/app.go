@@ -17,6 +17,7 @@ import (
 
 	"github.com/manam-id/manam/idp"
 	"github.com/manam-id/manam/idp/delivery"
+	"github.com/manam-id/manam/idp/mfa"
 	"github.com/manam-id/manam/keys"
 	"github.com/manam-id/manam/provider"
 	"github.com/manam-id/manam/storage"
@@ -86,11 +87,16 @@ func (a *app) idp(notify func()) (*idp.Service, error) {
 		return nil, err
 	}
 	accts := storage.NewAccounts(a.db)
+	sealer, err := mfa.NewSealer(keys.Derive(a.secret, "totp seeds"), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	factors := &idp.FactorsConfig{Store: storage.NewFactors(a.db), Sealer: sealer, CodeKey: keys.Derive(a.secret, "recovery codes"), Issuer: "Manam"}
 	return idp.New(idp.Config{DefaultCountryCode: a.cfg.DefaultCountryCode}, idp.Deps{Accounts: accts, Sessions: accts, Consents: accts, Passwords: pw, Logger: a.log,
 		Lifecycle: &idp.Lifecycle{Store: accts, Outbox: storage.NewOutbox(a.db), InTx: a.db.InTx, Notify: notify,
 			CodeKey: keys.Derive(a.secret, "one-time codes"),
 			Revoker: provider.NewStore(a.db), Sessions: accts},
-		Tenants: storage.NewTenants(a.db)})
+		Tenants: storage.NewTenants(a.db), Factors: factors})
 }
 
 // server is a running HTTP surface with its background work.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -78,6 +79,29 @@ func NewTOTP(issuer, accountName string, rand io.Reader) (*TOTPKey, error) {
 		return nil, fmt.Errorf("mfa: generate TOTP key: %w", err)
 	}
 	return &TOTPKey{secret: key.Secret(), key: key}, nil
+}
+
+// TOTPKeyFromSecret rebuilds the key of a stored secret (an enrolment
+// shown again), with the same URI NewTOTP gives.
+func TOTPKeyFromSecret(issuer, accountName, secret string) (*TOTPKey, error) {
+	if _, err := decodeTOTPSecret(secret); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(issuer) == "" || strings.Contains(issuer, ":") || strings.TrimSpace(accountName) == "" || strings.Contains(accountName, ":") {
+		return nil, fmt.Errorf("%w: issuer and account name must be non-empty and without ':'", ErrMalformed)
+	}
+	v := url.Values{}
+	v.Set("secret", secret)
+	v.Set("issuer", issuer)
+	v.Set("algorithm", "SHA1")
+	v.Set("digits", "6")
+	v.Set("period", "30")
+	u := url.URL{Scheme: "otpauth", Host: "totp", Path: "/" + issuer + ":" + accountName, RawQuery: v.Encode()}
+	key, err := otp.NewKeyFromURL(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("mfa: TOTP key: %w", err)
+	}
+	return &TOTPKey{secret: secret, key: key}, nil
 }
 
 // Secret returns the base32 secret (no padding), which the caller seals

@@ -2,6 +2,7 @@ package mfa
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -406,5 +407,32 @@ func TestTOTPQRCodeSize(t *testing.T) {
 				t.Errorf("PNG(%d) err = %v, want ok=%v", tc.size, err, tc.ok)
 			}
 		})
+	}
+}
+
+func TestTOTPKeyFromSecret(t *testing.T) {
+	k, err := NewTOTP("Manam", "alice@example.com", crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := TOTPKeyFromSecret("Manam", "alice@example.com", k.Secret())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := url.Parse(k.URI())
+	b, _ := url.Parse(again.URI())
+	if a.Path != b.Path || a.Query().Get("secret") != b.Query().Get("secret") || b.Query().Get("issuer") != "Manam" ||
+		b.Query().Get("digits") != "6" || b.Query().Get("period") != "30" || b.Query().Get("algorithm") != "SHA1" {
+		t.Fatalf("rebuilt %s, first %s", again.URI(), k.URI())
+	}
+	for name, c := range map[string][3]string{
+		"bad secret":    {"Manam", "a", "not base32!"},
+		"short secret":  {"Manam", "a", "MZXW6"},
+		"colon issuer":  {"Ma:nam", "a", k.Secret()},
+		"empty account": {"Manam", "", k.Secret()},
+	} {
+		if _, err := TOTPKeyFromSecret(c[0], c[1], c[2]); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

@@ -3,14 +3,18 @@ package pages
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/manam-id/manam/idp"
 )
 
 var accountDone = map[string]string{
-	"profile":  "Your profile is saved.",
-	"password": "Your password is changed. Your other devices are signed out.",
-	"mobile":   "Your mobile number is confirmed.",
+	"2fa":         "Two-step verification is on. Your other devices are signed out.",
+	"2fa-removed": "The second step is removed.",
+	"device":      "The device is forgotten: it will be asked for the second step again.",
+	"profile":     "Your profile is saved.",
+	"password":    "Your password is changed. Your other devices are signed out.",
+	"mobile":      "Your mobile number is confirmed.",
 }
 
 // Account serves GET /account.
@@ -55,9 +59,11 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request, status int, 
 	if r.Method == http.MethodPost {
 		v["new_email"], v["new_mobile"] = r.PostFormValue("new_email"), r.PostFormValue("new_mobile")
 	}
-	p.render(w, r, status, "account.html", map[string]any{"Title": "Your account", "Email": email, "Verified": a.EmailVerified,
+	data := map[string]any{}
+	p.factorData(r, a.ID, data)
+	p.render(w, r, status, "account.html", mergeData(data, map[string]any{"Title": "Your account", "Email": email, "Verified": a.EmailVerified,
 		"Mobile": mobile, "MobileVerified": a.MobileVerified, "PendingMobile": pending,
-		"V": v, "Statuses": idp.MaritalStatuses, "Errors": map[string]string(errs), "Done": done, "CSRF": p.csrf.Token(w, r)})
+		"V": v, "Statuses": idp.MaritalStatuses, "Errors": map[string]string(errs), "Done": done, "CSRF": p.csrf.Token(w, r)}))
 }
 
 // AccountProfile serves POST /account/profile.
@@ -187,4 +193,31 @@ func (p *Pages) AccountMobileConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.afterAccountChange(w, r, err, "mobile")
+}
+
+// factorData adds the second factors, recovery codes left and remembered
+// devices of an account to the account page's data.
+func (p *Pages) factorData(r *http.Request, accountID string, data map[string]any) {
+	fs, err := p.svc.Factors(r.Context(), accountID)
+	if err != nil {
+		p.log.WarnContext(r.Context(), "listing factors failed", "err", err)
+	}
+	data["Factors"] = fs
+	methods := []string{}
+	for _, f := range fs {
+		methods = append(methods, f.Kind)
+		data["Has"+strings.ToUpper(f.Kind)] = true
+	}
+	data["ProofMethods"] = append(methods, idp.MethodRecovery)
+	if len(fs) > 0 {
+		data["CodesLeft"], _ = p.svc.RecoveryCodesLeft(r.Context(), accountID)
+		data["Devices"], _ = p.svc.TrustedDevices(r.Context(), accountID)
+	}
+}
+
+func mergeData(into, from map[string]any) map[string]any {
+	for k, v := range from {
+		into[k] = v
+	}
+	return into
 }

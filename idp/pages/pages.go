@@ -47,6 +47,9 @@ type FlowInfo struct {
 	ResumeURL string
 	// DeniedURL is where it goes when the user refuses consent.
 	DeniedURL string
+	// WantMFA: the tenant requires a second factor, or the request asked
+	// for one (acr_values).
+	WantMFA bool
 }
 
 // Observer is told the outcome of each login attempt ("success", "invalid", "error").
@@ -157,7 +160,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Content-Language", string(lang))
 	h.Add("Vary", "Accept-Language")
@@ -234,13 +237,6 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.SignedIn(w, r, acct, []string{"pwd"}, r.PostFormValue("remember") == "1", challenge, info)
-}
-
-// SignedIn finishes a first-factor sign-in (a password, an upstream
-// identity; amr says which): it starts the session and sends the browser
-// on to info.ResumeURL.
-func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, acct *storage.Account, amr []string, remember bool, challenge string, info FlowInfo) {
-	p.startSession(w, r, acct, amr, remember, info.ResumeURL)
 }
 
 // startSession replaces the browser's session with a new one and redirects to next.

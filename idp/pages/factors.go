@@ -1,0 +1,449 @@
+package pages
+
+import (
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/manam-id/manam/idp"
+	"github.com/manam-id/manam/storage"
+)
+
+// Cookies of second factors: a sign-in waiting for its second factor,
+// and a device remembered after one.
+const (
+	PendingCookie = "manam_pending"
+	DeviceCookie  = "manam_device"
+)
+
+// SignedIn finishes a first-factor sign-in (a password, an upstream
+// identity; amr says which): an account with a second factor is asked for
+// it (unless this device is remembered), an account that needs one and
+// has none enrols one; only then does the session start and the browser
+// go on to info.ResumeURL.
+func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, acct *storage.Account, amr []string, remember bool, challenge string, info FlowInfo) {
+	device := ""
+	if c, err := r.Cookie(DeviceCookie); err == nil {
+		device = c.Value
+	}
+	step, err := p.svc.NextStep(r.Context(), acct, info.ClientID, info.WantMFA, device)
+	if err != nil {
+		p.unavailable(w, r, "second-factor check failed", err)
+		return
+	}
+	switch step {
+	case idp.StepNone:
+		p.startSession(w, r, acct, amr, remember, info.ResumeURL)
+		return
+	case idp.StepTrusted:
+		p.startSession(w, r, acct, append(slices.Clone(amr), "mfa"), remember, info.ResumeURL)
+		return
+	}
+	token, err := p.svc.BeginPending(r.Context(), acct, amr, remember, info.ClientID, step)
+	if err != nil {
+		p.unavailable(w, r, "pending sign-in failed", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: PendingCookie, Value: token, Path: "/", MaxAge: int((10 * time.Minute) / time.Second),
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+	p.observe("second_factor")
+	next := "/login/2fa"
+	if step == idp.StepEnrol {
+		next = "/login/2fa/enrol"
+	} else if fs, err := p.svc.Factors(r.Context(), acct.ID); err == nil && len(fs) > 0 && fs[0].Kind == idp.FactorSMS {
+		// Only a phone: its code goes now.
+		if err := p.svc.SendLoginCode(r.Context(), &idp.Pending{Account: acct}, p.links(r, challenge)); err != nil {
+			p.log.WarnContext(r.Context(), "sending the sign-in code failed", "err", err)
+		}
+	}
+	if challenge != "" {
+		next += "?challenge=" + url.QueryEscape(challenge)
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (p *Pages) unavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
+	p.observe("error")
+	p.log.ErrorContext(r.Context(), what, "err", err)
+	p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
+}
+
+// pending is the browser's half-done sign-in; without one, the browser is
+// sent back to the sign-in page and nil returned.
+func (p *Pages) pending(w http.ResponseWriter, r *http.Request, challenge string) *idp.Pending {
+	c, err := r.Cookie(PendingCookie)
+	var pd *idp.Pending
+	if err == nil {
+		pd, err = p.svc.PendingSignIn(r.Context(), c.Value)
+	}
+	if err != nil {
+		if !errors.Is(err, idp.ErrNoPending) && !errors.Is(err, http.ErrNoCookie) {
+			p.unavailable(w, r, "pending sign-in lookup failed", err)
+			return nil
+		}
+		p.clearPending(w)
+		p.message(w, r, http.StatusBadRequest, map[string]any{"Title": p.t(r, "Sign-in expired"),
+			"Message": p.t(r, "This sign-in took too long or had too many wrong codes. Sign in again."),
+			"LinkURL": "/login?challenge=" + url.QueryEscape(challenge), "LinkText": p.t(r, "Sign in")})
+		return nil
+	}
+	return pd
+}
+
+func (p *Pages) clearPending(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: PendingCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+}
+
+// resumeOf is where a finished sign-in goes: the authorization request, or the account page.
+func (p *Pages) resumeOf(r *http.Request, challenge string) (string, bool) {
+	if challenge == "" {
+		return "/account", true
+	}
+	info, err := p.flow.Describe(r.Context(), challenge)
+	if err != nil {
+		return "", false
+	}
+	return info.ResumeURL, true
+}
+
+// methodsOf are the ways the account can prove its second factor, first the default.
+func (p *Pages) methodsOf(r *http.Request, accountID string) []string {
+	fs, _ := p.svc.Factors(r.Context(), accountID)
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Kind)
+	}
+	return append(out, idp.MethodRecovery)
+}
+
+// SecondFactor serves GET and POST /login/2fa: the second factor of a
+// sign-in whose password (or upstream identity) is proved.
+func (p *Pages) SecondFactor(w http.ResponseWriter, r *http.Request) {
+	challenge := r.FormValue("challenge")
+	if r.Method == http.MethodPost && !p.formValid(w, r) {
+		return
+	}
+	pd := p.pending(w, r, challenge)
+	if pd == nil {
+		return
+	}
+	if pd.Row.Enrol {
+		http.Redirect(w, r, "/login/2fa/enrol?challenge="+url.QueryEscape(challenge), http.StatusSeeOther)
+		return
+	}
+	methods := p.methodsOf(r, pd.Account.ID)
+	method := r.FormValue("method")
+	if !slices.Contains(methods, method) {
+		method = methods[0]
+	}
+	data := map[string]any{"Title": "Two-step verification", "Challenge": challenge, "Method": method, "Methods": methods, "Errors": map[string]string{}}
+	if r.Method == http.MethodGet {
+		data["CSRF"] = p.csrf.Token(w, r)
+		p.render(w, r, http.StatusOK, "twofactor.html", data)
+		return
+	}
+	if r.PostFormValue("action") == "resend" {
+		if err := p.svc.SendLoginCode(r.Context(), pd, p.links(r, challenge)); err != nil {
+			p.unavailable(w, r, "sending the sign-in code failed", err)
+			return
+		}
+		data["CSRF"], data["Resent"] = p.csrf.Token(w, r), true
+		p.render(w, r, http.StatusOK, "twofactor.html", data)
+		return
+	}
+	c, _ := r.Cookie(PendingCookie)
+	acct, amr, err := p.svc.CompletePending(r.Context(), c.Value, method, r.PostFormValue("code"), p.ip(r))
+	switch {
+	case errors.Is(err, idp.ErrBadCode):
+		p.observe("invalid")
+		data["CSRF"] = p.csrf.Token(w, r)
+		data["Errors"] = map[string]string{"code": "This code is wrong or has expired."}
+		p.render(w, r, http.StatusUnauthorized, "twofactor.html", data)
+		return
+	case errors.Is(err, idp.ErrThrottled):
+		w.Header().Set("Retry-After", "60")
+		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "There were too many failed sign-ins from your network. Wait a few minutes and try again.")
+		return
+	case errors.Is(err, idp.ErrNoPending):
+		p.pending(w, r, challenge) // renders the "start again" page
+		return
+	case err != nil:
+		p.unavailable(w, r, "second factor failed", err)
+		return
+	}
+	p.clearPending(w)
+	if r.PostFormValue("remember_device") == "1" {
+		if token, ttl, err := p.svc.TrustDevice(r.Context(), acct.ID, r.UserAgent()); err != nil {
+			p.log.WarnContext(r.Context(), "remembering the device failed", "err", err)
+		} else {
+			http.SetCookie(w, &http.Cookie{Name: DeviceCookie, Value: token, Path: "/", MaxAge: int(ttl / time.Second),
+				HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+		}
+	}
+	next, ok := p.resumeOf(r, challenge)
+	if !ok {
+		p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in page is no longer valid. Go back to the application and start again.")
+		return
+	}
+	p.startSession(w, r, acct, amr, pd.Row.Remember, next)
+}
+
+// actor is who an enrolment page acts for: the signed-in account, or a
+// pending sign-in that must enrol. ok is false when the page already answered.
+type actor struct {
+	accountID string
+	sess      *idp.Session
+	pending   *idp.Pending
+	challenge string
+}
+
+func (p *Pages) actorOf(w http.ResponseWriter, r *http.Request) (actor, bool) {
+	challenge := r.FormValue("challenge")
+	if c, err := r.Cookie(PendingCookie); err == nil && c.Value != "" {
+		if pd, err := p.svc.PendingSignIn(r.Context(), c.Value); err == nil && pd.Row.Enrol {
+			return actor{accountID: pd.Account.ID, pending: pd, challenge: challenge}, true
+		}
+	}
+	sess, err := p.CurrentSession(r)
+	if err != nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return actor{}, false
+	}
+	return actor{accountID: sess.Account.ID, sess: sess, challenge: challenge}, true
+}
+
+// Enrol serves GET /login/2fa/enrol: a sign-in that needs a second factor
+// the account lacks chooses one to set up.
+func (p *Pages) Enrol(w http.ResponseWriter, r *http.Request) {
+	challenge := r.FormValue("challenge")
+	pd := p.pending(w, r, challenge)
+	if pd == nil {
+		return
+	}
+	p.render(w, r, http.StatusOK, "enrol.html", map[string]any{"Title": "Set up two-step verification", "Challenge": challenge,
+		"Required": true, "CSRF": p.csrf.Token(w, r), "Errors": map[string]string{}})
+}
+
+// EnrolTOTP serves POST /2fa/totp: start (or show again) an authenticator enrolment.
+func (p *Pages) EnrolTOTP(w http.ResponseWriter, r *http.Request) {
+	if !p.formValid(w, r) {
+		return
+	}
+	a, ok := p.actorOf(w, r)
+	if !ok {
+		return
+	}
+	en, err := p.svc.BeginTOTP(r.Context(), a.accountID)
+	if errors.Is(err, idp.ErrFactorState) {
+		p.Error(w, r, http.StatusConflict, "Already set up", "An authenticator app is already set up. Remove it first to set up another.")
+		return
+	}
+	if err != nil {
+		p.unavailable(w, r, "TOTP enrolment failed", err)
+		return
+	}
+	p.totpPage(w, r, http.StatusOK, a, en, "")
+}
+
+func (p *Pages) totpPage(w http.ResponseWriter, r *http.Request, status int, a actor, en *idp.TOTPEnrolment, codeErr string) {
+	errs := map[string]string{}
+	if codeErr != "" {
+		errs["code"] = codeErr
+	}
+	p.render(w, r, status, "enrol_totp.html", map[string]any{"Title": "Set up an authenticator app", "Challenge": a.challenge,
+		"QR": template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(en.PNG)), "Secret": en.Secret, "URI": en.URI,
+		"CSRF": p.csrf.Token(w, r), "Errors": errs})
+}
+
+// ConfirmTOTPEnrolment serves POST /2fa/totp/confirm: the first code from
+// the app; then the recovery codes, shown once.
+func (p *Pages) ConfirmTOTPEnrolment(w http.ResponseWriter, r *http.Request) {
+	if !p.formValid(w, r) {
+		return
+	}
+	a, ok := p.actorOf(w, r)
+	if !ok {
+		return
+	}
+	codes, err := p.svc.ConfirmTOTP(r.Context(), a.accountID, r.PostFormValue("code"))
+	if errors.Is(err, idp.ErrBadCode) {
+		en, err := p.svc.PendingTOTP(r.Context(), a.accountID)
+		if err != nil {
+			p.stepError(w, r, err)
+			return
+		}
+		p.totpPage(w, r, http.StatusBadRequest, a, en, "This code is wrong or has expired. Enter the code the app shows now.")
+		return
+	}
+	p.enrolled(w, r, a, codes, err, "otp")
+}
+
+// EnrolSMS serves POST /2fa/sms: a phone to enrol; a code goes to it.
+func (p *Pages) EnrolSMS(w http.ResponseWriter, r *http.Request) {
+	if !p.formValid(w, r) {
+		return
+	}
+	a, ok := p.actorOf(w, r)
+	if !ok {
+		return
+	}
+	phone, err := p.svc.BeginSMSFactor(r.Context(), a.accountID, r.PostFormValue("phone"), p.links(r, a.challenge))
+	var fe idp.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		tpl, data := "account.html", map[string]any{}
+		if a.pending != nil {
+			tpl, data = "enrol.html", map[string]any{"Title": "Set up two-step verification", "Required": true}
+		} else {
+			p.account(w, r, http.StatusBadRequest, idp.FieldErrors(fe), "")
+			return
+		}
+		data["Challenge"], data["CSRF"], data["Errors"], data["Phone"] = a.challenge, p.csrf.Token(w, r), map[string]string(fe), r.PostFormValue("phone")
+		p.render(w, r, http.StatusBadRequest, tpl, data)
+		return
+	case errors.Is(err, idp.ErrThrottled):
+		w.Header().Set("Retry-After", "60")
+		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "Codes can be sent once a minute. Wait a moment and try again.")
+		return
+	case err != nil:
+		p.stepError(w, r, err)
+		return
+	}
+	p.render(w, r, http.StatusOK, "enrol_sms.html", map[string]any{"Title": "Confirm your phone", "Challenge": a.challenge, "Phone": phone,
+		"CSRF": p.csrf.Token(w, r), "Errors": map[string]string{}})
+}
+
+// ConfirmSMSEnrolment serves POST /2fa/sms/confirm.
+func (p *Pages) ConfirmSMSEnrolment(w http.ResponseWriter, r *http.Request) {
+	if !p.formValid(w, r) {
+		return
+	}
+	a, ok := p.actorOf(w, r)
+	if !ok {
+		return
+	}
+	codes, err := p.svc.ConfirmSMSFactor(r.Context(), a.accountID, r.PostFormValue("code"))
+	if errors.Is(err, idp.ErrBadCode) {
+		p.render(w, r, http.StatusBadRequest, "enrol_sms.html", map[string]any{"Title": "Confirm your phone", "Challenge": a.challenge,
+			"Phone": r.PostFormValue("phone"), "CSRF": p.csrf.Token(w, r), "Errors": map[string]string{"code": "This code is wrong or has expired. Ask for a new one."}})
+		return
+	}
+	p.enrolled(w, r, a, codes, err, "sms")
+}
+
+// stepError answers an enrolment or factor step that failed.
+func (p *Pages) stepError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, idp.ErrFactorState) {
+		p.Error(w, r, http.StatusConflict, "Nothing to confirm", "This step is not waiting for a code. Start again from your account page.")
+		return
+	}
+	p.unavailable(w, r, "second-factor step failed", err)
+}
+
+// enrolled shows the recovery codes of a finished enrolment. A signed-in
+// session now counts as a second-factor sign-in (the code was just
+// proved); a pending sign-in finishes when the person continues.
+func (p *Pages) enrolled(w http.ResponseWriter, r *http.Request, a actor, codes []string, err error, method string) {
+	if err != nil {
+		p.stepError(w, r, err)
+		return
+	}
+	next := "/account?done=2fa"
+	if a.sess != nil {
+		if err := p.svc.RaiseSession(r.Context(), a.sess, method); err != nil {
+			p.log.WarnContext(r.Context(), "raising the session failed", "err", err)
+		}
+		if err := p.svc.EndOtherSessions(r.Context(), a.sess); err != nil {
+			p.log.WarnContext(r.Context(), "ending other sessions failed", "err", err)
+		}
+	}
+	p.render(w, r, http.StatusOK, "recovery_codes.html", map[string]any{"Title": "Your recovery codes", "Codes": codes, "Next": next,
+		"Pending": a.pending != nil, "Challenge": a.challenge, "Method": method, "CSRF": p.csrf.Token(w, r)})
+}
+
+// Enrolled serves POST /login/2fa/enrolled: a sign-in that enrolled its
+// second factor continues, with the session it now earns.
+func (p *Pages) Enrolled(w http.ResponseWriter, r *http.Request) {
+	if !p.formValid(w, r) {
+		return
+	}
+	challenge := r.FormValue("challenge")
+	pd := p.pending(w, r, challenge)
+	if pd == nil {
+		return
+	}
+	c, _ := r.Cookie(PendingCookie)
+	method := r.PostFormValue("method")
+	if method != "otp" && method != "sms" {
+		method = ""
+	}
+	acct, amr, err := p.svc.CompleteEnrolment(r.Context(), c.Value, method)
+	if errors.Is(err, idp.ErrNoPending) || errors.Is(err, idp.ErrFactorState) {
+		p.pending(w, r, challenge)
+		return
+	}
+	if err != nil {
+		p.unavailable(w, r, "finishing the enrolment failed", err)
+		return
+	}
+	p.clearPending(w)
+	next, ok := p.resumeOf(r, challenge)
+	if !ok {
+		p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in page is no longer valid. Go back to the application and start again.")
+		return
+	}
+	p.startSession(w, r, acct, amr, pd.Row.Remember, next)
+}
+
+// FactorChange serves POST /account/2fa/remove and /account/2fa/recovery:
+// removing a factor and renewing the recovery codes, each with a code.
+func (p *Pages) FactorChange(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.signedInForm(w, r)
+	if !ok {
+		return
+	}
+	method, code := r.PostFormValue("method"), r.PostFormValue("code")
+	var err error
+	var codes []string
+	switch r.URL.Path {
+	case "/account/2fa/remove":
+		err = p.svc.RemoveFactor(r.Context(), sess.Account.ID, r.PostFormValue("kind"), method, code)
+	case "/account/2fa/recovery":
+		codes, err = p.svc.RegenerateRecoveryCodes(r.Context(), sess.Account.ID, method, code)
+	case "/account/2fa/send-code":
+		err = p.svc.SendFactorCode(r.Context(), sess.Account.ID, p.links(r, ""))
+		if err == nil {
+			p.account(w, r, http.StatusOK, nil, p.t(r, "A code is on its way by SMS. Codes can be sent once a minute."))
+			return
+		}
+	}
+	switch {
+	case errors.Is(err, idp.ErrBadCode):
+		p.account(w, r, http.StatusBadRequest, idp.FieldErrors{"factor_code": "This code is wrong or has expired."}, "")
+	case errors.Is(err, idp.ErrFactorState):
+		p.account(w, r, http.StatusConflict, idp.FieldErrors{"factor_code": "There is no such second factor on your account."}, "")
+	case err != nil:
+		p.afterAccountChange(w, r, err, "")
+	case codes != nil:
+		p.render(w, r, http.StatusOK, "recovery_codes.html", map[string]any{"Title": "Your recovery codes", "Codes": codes, "Next": "/account"})
+	default:
+		http.Redirect(w, r, "/account?done=2fa-removed", http.StatusSeeOther)
+	}
+}
+
+// ForgetDevice serves POST /account/devices/forget (id, or all).
+func (p *Pages) ForgetDevice(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.signedInForm(w, r)
+	if !ok {
+		return
+	}
+	err := p.svc.ForgetDevice(r.Context(), sess.Account.ID, r.PostFormValue("id"))
+	if errors.Is(err, storage.ErrNotFound) {
+		err = nil // already gone
+	}
+	p.afterAccountChange(w, r, err, "device")
+}
