@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/pquerna/otp/totp"
 	"golang.org/x/oauth2"
 
 	"github.com/manam-id/manam/idp/delivery/deliverytest"
@@ -168,4 +170,95 @@ func browserState(ctx context.Context) string {
 	var loc, text string
 	_ = chromedp.Run(ctx, chromedp.Location(&loc), chromedp.Text("body", &text, chromedp.ByQuery))
 	return "browser at " + loc + ":\n" + text
+}
+
+// TestBrowserTOTP: in a real browser, a person enrols an authenticator app
+// from the account page (reading the key the page shows), saves the
+// recovery codes, and later signs in to a tenant with a code from the app.
+func TestBrowserTOTP(t *testing.T) {
+	ctx := newChrome(t)
+	srv := startServer(t, "sqlite:"+t.TempDir()+"/t.db", nil)
+	const email, password = "totp.user@example.com", "a phrase typed in a browser"
+	srv.cli(t, "user", "create", "--email", email, "--password", password)
+	got := make(chan url.Values, 1)
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case got <- req.URL.Query():
+		default:
+		}
+		_, _ = w.Write([]byte("<h1>Signed in to Vault</h1>"))
+	}))
+	defer cb.Close()
+	app := srv.createTenant(t, "--name", "Vault", "--redirect-uri", cb.URL+"/cb", "--first-party")
+	r := newRP(t, srv, app, oidc.ScopeOpenID)
+	r.conf.RedirectURL = cb.URL + "/cb"
+
+	var secret, qr string
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(srv.URL+"/login"),
+		chromedp.WaitVisible(`input#email`, chromedp.ByQuery),
+		chromedp.SendKeys(`input#email`, email, chromedp.ByQuery),
+		chromedp.SendKeys(`input#password`, password, chromedp.ByQuery),
+		chromedp.Submit(`input#password`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//h1[contains(., "Your account")]`),
+		chromedp.Click(`form[action="/2fa/totp"] button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`img#qr`, chromedp.ByQuery),
+		chromedp.Text(`#secret`, &secret, chromedp.ByQuery),
+		chromedp.AttributeValue(`img#qr`, "src", &qr, nil, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("starting the enrolment: %v\n%s", err, browserState(ctx))
+	}
+	if uri := decodeQR(t, strings.TrimPrefix(qr, "data:image/png;base64,")); !strings.Contains(uri, "secret="+secret) {
+		t.Fatalf("the QR code (%s) is not the key shown (%s)", uri, secret)
+	}
+	code, _ := totp.GenerateCode(secret, time.Now())
+	var codes string
+	err = chromedp.Run(ctx,
+		chromedp.SendKeys(`input#code`, code, chromedp.ByQuery),
+		chromedp.Submit(`input#code`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#recovery-codes`, chromedp.ByQuery),
+		chromedp.Text(`#recovery-codes`, &codes, chromedp.ByQuery),
+		// A new browser session: the cookies go.
+		chromedp.ActionFunc(func(ctx context.Context) error { return network.ClearBrowserCookies().Do(ctx) }),
+	)
+	if err != nil {
+		t.Fatalf("confirming the enrolment: %v\n%s", err, browserState(ctx))
+	}
+	if n := len(recoveryList.FindAllString("<li>"+strings.Join(strings.Fields(codes), "</li><li>")+"</li>", -1)); n != 10 {
+		t.Fatalf("%d recovery codes shown: %q", n, codes)
+	}
+
+	pkce := oauth2.GenerateVerifier()
+	next, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second)) // a later step than the enrolment's code
+	var where string
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(r.conf.AuthCodeURL("state-123456789", oauth2.S256ChallengeOption(pkce))),
+		chromedp.WaitVisible(`input#password`, chromedp.ByQuery),
+		chromedp.SendKeys(`input#email`, email, chromedp.ByQuery),
+		chromedp.SendKeys(`input#password`, password, chromedp.ByQuery),
+		chromedp.Submit(`input#password`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//h1[contains(., "Two-step verification")]`),
+		chromedp.SendKeys(`input#code`, next, chromedp.ByQuery),
+		chromedp.Submit(`input#code`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//h1[contains(., "Signed in to Vault")]`),
+		chromedp.Location(&where),
+	)
+	if err != nil {
+		t.Fatalf("signing in with the code: %v\n%s", err, browserState(ctx))
+	}
+	q := <-got
+	tok, err := r.conf.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(pkce))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	idt, err := r.verifier.Verify(context.Background(), tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c idClaims
+	_ = idt.Claims(&c)
+	if strings.Join(c.AMR, " ") != "pwd otp mfa" {
+		t.Fatalf("amr %v at %s", c.AMR, where)
+	}
 }
