@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+
+	"github.com/manam-id/manam/idp"
 )
 
 // discovery serves /.well-known/openid-configuration: exactly what this
@@ -34,6 +36,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"introspection_endpoint_auth_methods_supported":  []string{"client_secret_basic"},
 		"revocation_endpoint_auth_methods_supported":     []string{"client_secret_basic", "client_secret_post", "none"},
 		"prompt_values_supported":                        []string{"none", "login", "consent"},
+		"acr_values_supported":                           []string{idp.ACRPassword, idp.ACRMFA},
 		"claims_parameter_supported":                     false,
 		"request_parameter_supported":                    false,
 		"request_uri_parameter_supported":                false,
