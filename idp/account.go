@@ -17,15 +17,8 @@ func (s *Service) ChangePassword(ctx context.Context, sess *Session, current, pa
 	if err != nil {
 		return err
 	}
-	ok, _, err := s.pw.Verify(ctx, a.PasswordHash, current)
-	if err != nil && !errors.Is(err, ErrHashFormat) {
+	if err := s.proveOwner(ctx, a, current); err != nil {
 		return err
-	}
-	if !ok {
-		if _, err := s.accounts.RecordLoginFailure(ctx, a.ID, s.now(), s.lockoutPolicy()); err != nil {
-			return err
-		}
-		return FieldErrors{"current_password": "This is not your current password."}
 	}
 	email := ""
 	if a.Email != nil {

@@ -491,10 +491,7 @@ func (s *Service) PendingTOTP(ctx context.Context, accountID string) (*TOTPEnrol
 	if err != nil {
 		return nil, err
 	}
-	f, err := cfg.Store.Factor(ctx, accountID, FactorTOTP)
-	if errors.Is(err, storage.ErrNotFound) || err == nil && f.Confirmed {
-		return nil, ErrFactorState
-	}
+	f, err := s.enrolment(ctx, cfg, accountID, FactorTOTP)
 	if err != nil {
 		return nil, err
 	}
@@ -544,10 +541,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, accountID, code string) ([]st
 	if err != nil {
 		return nil, err
 	}
-	f, err := cfg.Store.Factor(ctx, accountID, FactorTOTP)
-	if errors.Is(err, storage.ErrNotFound) || err == nil && f.Confirmed {
-		return nil, ErrFactorState
-	}
+	f, err := s.enrolment(ctx, cfg, accountID, FactorTOTP)
 	if err != nil {
 		return nil, err
 	}
@@ -650,10 +644,7 @@ func (s *Service) ConfirmSMSFactor(ctx context.Context, accountID, code string) 
 	if err != nil {
 		return nil, err
 	}
-	f, err := cfg.Store.Factor(ctx, accountID, FactorSMS)
-	if errors.Is(err, storage.ErrNotFound) || err == nil && f.Confirmed {
-		return nil, ErrFactorState
-	}
+	f, err := s.enrolment(ctx, cfg, accountID, FactorSMS)
 	if err != nil {
 		return nil, err
 	}
@@ -825,4 +816,14 @@ func (s *Service) EndOtherSessions(ctx context.Context, sess *Session) error {
 		return errors.New("idp: sessions cannot be ended")
 	}
 	return s.life.Sessions.DeleteSessionsOf(ctx, sess.Account.ID, sess.Row.ID)
+}
+
+// enrolment is an account's factor of a kind being enrolled:
+// ErrFactorState when there is none (or it is already confirmed).
+func (s *Service) enrolment(ctx context.Context, cfg *FactorsConfig, accountID, kind string) (*storage.Factor, error) {
+	f, err := cfg.Store.Factor(ctx, accountID, kind)
+	if errors.Is(err, storage.ErrNotFound) || err == nil && f.Confirmed {
+		return nil, ErrFactorState
+	}
+	return f, err
 }

@@ -123,27 +123,37 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, confirm st
 		if password != confirm {
 			return FieldErrors{"password_confirm": "The two passwords differ."}
 		}
-		if err := s.accounts.SetPasswordHash(ctx, a.ID, hash); err != nil {
-			return err
-		}
-		if err := s.accounts.ClearLoginFailures(ctx, a.ID); err != nil {
-			return err
-		}
-		if a.Email != nil && *a.Email == c.Target && !a.EmailVerified {
-			if err := s.life.Store.MarkEmailVerified(ctx, a.ID, c.Target); err != nil {
-				return err
+		acct, err = s.finishReset(ctx, a, hash, func() error {
+			if a.Email != nil && *a.Email == c.Target && !a.EmailVerified {
+				return s.life.Store.MarkEmailVerified(ctx, a.ID, c.Target)
 			}
-		}
-		if err := s.life.Sessions.DeleteSessionsOf(ctx, a.ID, ""); err != nil {
-			return err
-		}
-		if err := s.life.Revoker.RevokeSubject(ctx, a.ID); err != nil {
-			return err
-		}
-		acct, err = s.accounts.AccountByID(ctx, a.ID)
+			return nil
+		})
 		return err
 	})
 	return acct, err
+}
+
+// finishReset sets a reset password (in the caller's transaction): the
+// lockout clears, the proved address is marked confirmed, and every
+// session and token of the account ends.
+func (s *Service) finishReset(ctx context.Context, a *storage.Account, hash string, markProved func() error) (*storage.Account, error) {
+	if err := s.accounts.SetPasswordHash(ctx, a.ID, hash); err != nil {
+		return nil, err
+	}
+	if err := s.accounts.ClearLoginFailures(ctx, a.ID); err != nil {
+		return nil, err
+	}
+	if err := markProved(); err != nil {
+		return nil, err
+	}
+	if err := s.life.Sessions.DeleteSessionsOf(ctx, a.ID, ""); err != nil {
+		return nil, err
+	}
+	if err := s.life.Revoker.RevokeSubject(ctx, a.ID); err != nil {
+		return nil, err
+	}
+	return s.accounts.AccountByID(ctx, a.ID)
 }
 
 const (
@@ -248,24 +258,12 @@ func (s *Service) ResetWithCode(ctx context.Context, mobile, code, password, con
 	}
 	var acct *storage.Account
 	err = s.life.InTx(ctx, func(ctx context.Context) error {
-		if err := s.accounts.SetPasswordHash(ctx, a.ID, hash); err != nil {
-			return err
-		}
-		if err := s.accounts.ClearLoginFailures(ctx, a.ID); err != nil {
-			return err
-		}
-		if !a.MobileVerified {
-			if err := cs.MarkMobileVerified(ctx, a.ID, m); err != nil {
-				return err
+		acct, err = s.finishReset(ctx, a, hash, func() error {
+			if !a.MobileVerified {
+				return cs.MarkMobileVerified(ctx, a.ID, m)
 			}
-		}
-		if err := s.life.Sessions.DeleteSessionsOf(ctx, a.ID, ""); err != nil {
-			return err
-		}
-		if err := s.life.Revoker.RevokeSubject(ctx, a.ID); err != nil {
-			return err
-		}
-		acct, err = s.accounts.AccountByID(ctx, a.ID)
+			return nil
+		})
 		return err
 	})
 	return acct, err
