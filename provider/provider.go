@@ -26,6 +26,7 @@ import (
 	"github.com/manam-id/manam/idp/pages"
 	"github.com/manam-id/manam/keys"
 	"github.com/manam-id/manam/storage"
+	"github.com/manam-id/manam/upstream"
 )
 
 // Config is the provider's part of Manam's configuration.
@@ -85,6 +86,10 @@ type Deps struct {
 	Secret  []byte // the system secret; subkeys are derived per purpose
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer // nil: a private registry
+	// Upstreams are the identity providers offered on the login page (nil:
+	// none); UpstreamKey (32 bytes) seals their per-login state.
+	Upstreams   *upstream.Set
+	UpstreamKey []byte
 }
 
 // Provider serves the OAuth 2.0 / OpenID Connect surface.
@@ -103,6 +108,7 @@ type Provider struct {
 	metrics   *metrics
 	gatherer  prometheus.Gatherer
 	issuerURL *url.URL
+	tokens    oauth2.AccessTokenStrategy // issues access tokens outside a grant (the legacy Google link)
 }
 
 // New builds the provider.
@@ -164,6 +170,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: p.signer, Config: fc},
 		Signer:                     p.signer,
 	}
+	p.tokens = strategy
 	p.oauth = compose.Compose(fc, p.store, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
@@ -185,6 +192,9 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		Observer: func(outcome string) { p.metrics.logins.WithLabelValues(outcome).Inc() },
 		ClientIP: p.clientIP,
 		Issuer:   cfg.Issuer,
+		// Federation.
+		Upstreams:   d.Upstreams,
+		UpstreamKey: d.UpstreamKey,
 	})
 	if err != nil {
 		return nil, err
@@ -248,6 +258,14 @@ func (p *Provider) Handler() http.Handler {
 	r.HandleFunc("/account/email/confirm", p.pages.AccountEmailConfirm).Methods(http.MethodGet)
 	r.HandleFunc("/account/mobile", p.pages.AccountMobile).Methods(http.MethodPost)
 	r.HandleFunc("/account/mobile/confirm", p.pages.AccountMobileConfirm).Methods(http.MethodPost)
+	r.HandleFunc("/upstream/{id}/start", p.pages.UpstreamStart).Methods(http.MethodGet)
+	r.HandleFunc("/upstream/{id}/callback", p.pages.UpstreamCallback).Methods(http.MethodGet)
+	r.HandleFunc("/upstream/link", p.pages.UpstreamLink).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/upstream/legacy/done", p.pages.LegacyGoogleDone).Methods(http.MethodGet)
+	r.HandleFunc("/googlelogin/{key}", p.pages.LegacyGoogleLogin).Methods(http.MethodGet)
+	r.HandleFunc("/manam/googlelogin/{key}", p.pages.LegacyGoogleLogin).Methods(http.MethodGet)
+	r.HandleFunc("/account/upstream/unlink", p.pages.AccountUnlink).Methods(http.MethodPost)
+	r.HandleFunc("/oauth2/auth/fail", p.authFail).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", p.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", p.readyz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", p.metricsHandler()).Methods(http.MethodGet)

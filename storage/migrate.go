@@ -93,6 +93,9 @@ var migrations = []migration{
 	{10, "second factors", func(tx *gorm.DB) error {
 		return tableOptions(tx).AutoMigrate(&Factor{}, &RecoveryCode{}, &TrustedDevice{}, &PendingLogin{})
 	}},
+	{11, "upstream links", func(tx *gorm.DB) error {
+		return tableOptions(tx).AutoMigrate(&UpstreamLink{}, &PendingUpstreamLink{})
+	}},
 }
 
 // SchemaVersion is the version the code expects.

@@ -349,7 +349,7 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err
 // assert a failed request wrote nothing).
 func (db *DB) RowCounts(ctx context.Context) (map[string]int64, error) {
 	tables := []string{Tenant{}.TableName(), tableCodes, tablePKCE, tableOIDC, tableAccess, tableRefresh,
-		Account{}.TableName(), LoginSession{}.TableName(), Consent{}.TableName(), SigningKey{}.TableName(), OutboxMessage{}.TableName(), Confirmation{}.TableName(), Membership{}.TableName()}
+		Account{}.TableName(), LoginSession{}.TableName(), Consent{}.TableName(), SigningKey{}.TableName(), OutboxMessage{}.TableName(), Confirmation{}.TableName(), Membership{}.TableName(), UpstreamLink{}.TableName(), PendingUpstreamLink{}.TableName()}
 	out := make(map[string]int64, len(tables))
 	for _, t := range tables {
 		var n int64

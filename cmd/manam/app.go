@@ -96,7 +96,7 @@ func (a *app) idp(notify func()) (*idp.Service, error) {
 		Lifecycle: &idp.Lifecycle{Store: accts, Outbox: storage.NewOutbox(a.db), InTx: a.db.InTx, Notify: notify,
 			CodeKey: keys.Derive(a.secret, "one-time codes"),
 			Revoker: provider.NewStore(a.db), Sessions: accts},
-		Tenants: storage.NewTenants(a.db), Factors: factors})
+		Tenants: storage.NewTenants(a.db), Factors: factors, Links: storage.NewLinks(a.db)})
 }
 
 // server is a running HTTP surface with its background work.
@@ -128,7 +128,12 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	prov, err := provider.New(a.providerConfig(), provider.Deps{DB: a.db, Keys: km, IDP: svc, Secret: a.secret, Logger: a.log})
+	upstreams, err := a.cfg.upstreamSet(a.log)
+	if err != nil {
+		return nil, err
+	}
+	prov, err := provider.New(a.providerConfig(), provider.Deps{DB: a.db, Keys: km, IDP: svc, Secret: a.secret, Logger: a.log,
+		Upstreams: upstreams, UpstreamKey: keys.Derive(a.secret, "upstream state")})
 	if err != nil {
 		return nil, err
 	}

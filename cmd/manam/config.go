@@ -65,6 +65,12 @@ type Config struct {
 
 	InsecureDebugErrors bool // MANAM_INSECURE_DEBUG_ERRORS: send fosite's debug detail to clients. Development only.
 
+	GoogleClientID     string // MANAM_GOOGLE_CLIENT_ID: enables "Sign in with Google" (with the secret). Default off.
+	GoogleClientSecret string // MANAM_GOOGLE_CLIENT_SECRET: environment only.
+	GoogleIssuer       string // MANAM_GOOGLE_ISSUER: Google's issuer URL, for a test double or a proxy. Default https://accounts.google.com.
+	GoogleHostedDomain string // MANAM_GOOGLE_HOSTED_DOMAIN: only accounts of this Google Workspace domain (the ID token's hd claim). Default any.
+	Upstreams          string // MANAM_UPSTREAMS: JSON array of further OpenID Connect upstreams (see upstreamEntry). Default none.
+
 	secretGenerated string // set when the secret was generated: the file it was written to
 }
 
@@ -156,6 +162,11 @@ var settings = []setting{
 		return nil
 	}},
 	{"debug-addr", "MANAM_DEBUG_ADDR", "", "serve pprof on this address (loopback only)", str(func(c *Config) *string { return &c.DebugAddr })},
+	{"google-client-id", "MANAM_GOOGLE_CLIENT_ID", "", "Google OAuth client id (enables Sign in with Google)", str(func(c *Config) *string { return &c.GoogleClientID })},
+	{"", "MANAM_GOOGLE_CLIENT_SECRET", "", "", str(func(c *Config) *string { return &c.GoogleClientSecret })},
+	{"google-issuer", "MANAM_GOOGLE_ISSUER", "https://accounts.google.com", "Google's issuer URL (a test double or a proxy)", str(func(c *Config) *string { return &c.GoogleIssuer })},
+	{"google-hosted-domain", "MANAM_GOOGLE_HOSTED_DOMAIN", "", "only accounts of this Google Workspace domain", str(func(c *Config) *string { return &c.GoogleHostedDomain })},
+	{"upstreams", "MANAM_UPSTREAMS", "", `further OpenID Connect upstreams, JSON: [{"id","name","issuer","client_id","client_secret","scopes"}]`, str(func(c *Config) *string { return &c.Upstreams })},
 	{"insecure-debug-errors", "MANAM_INSECURE_DEBUG_ERRORS", "false", "send error debug detail to clients (development only)", boolean(func(c *Config) *bool { return &c.InsecureDebugErrors })},
 }
 
@@ -243,7 +254,13 @@ func readConfigFile(path string) (map[string]string, error) {
 			errs = append(errs, fmt.Errorf("config file %s: unknown setting %q", path, k))
 			continue
 		}
-		out[env] = fmt.Sprint(v)
+		switch v.(type) {
+		case []any, map[string]any: // structured settings (MANAM_UPSTREAMS) stay JSON
+			b, _ := json.Marshal(v)
+			out[env] = string(b)
+		default:
+			out[env] = fmt.Sprint(v)
+		}
 	}
 	return out, errors.Join(errs...)
 }
@@ -295,6 +312,9 @@ func (c *Config) validate() []error {
 	}
 	if c.AuthCodeTTL < time.Second || c.AuthCodeTTL > 10*time.Minute {
 		errs = append(errs, errors.New("MANAM_AUTH_CODE_TTL: between 1s and 10m (RFC 6749 §4.1.2)"))
+	}
+	if _, err := c.upstreamConfigs(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Argon2MemoryKiB < 8192 || c.Argon2Time < 1 || c.Argon2Parallelism < 1 || c.Argon2Parallelism > 255 {
 		errs = append(errs, errors.New("argon2id: memory ≥ 8192 KiB, time ≥ 1, parallelism 1..255"))

@@ -197,7 +197,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	data := map[string]any{"Title": "Sign in", "ClientName": info.ClientName, "Challenge": challenge, "Email": info.LoginHint,
-		"RegisterURL": "/register?challenge=" + url.QueryEscape(challenge), "RecoverURL": "/recover?challenge=" + url.QueryEscape(challenge)}
+		"RegisterURL": "/register?challenge=" + url.QueryEscape(challenge), "RecoverURL": "/recover?challenge=" + url.QueryEscape(challenge), "Upstreams": p.upstreamButtons(challenge)}
 	if r.Method == http.MethodGet {
 		data["CSRF"] = p.csrf.Token(w, r)
 		p.render(w, r, http.StatusOK, "login.html", data)
