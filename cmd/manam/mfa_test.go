@@ -23,6 +23,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/manam-id/manam/storage/storagetest"
+	"github.com/manam-id/manam/upstream/upstreamtest"
 )
 
 var (
@@ -319,4 +320,53 @@ func decodeQR(t *testing.T, b64 string) string {
 		t.Fatalf("QR code unreadable: %v", err)
 	}
 	return res.GetText()
+}
+
+// TestSecondFactorAfterUpstream: an account that signs in with Google and
+// has an authenticator app gets no token, on the tenant's flow or on the
+// legacy link, until the code; the ID token then says fed+otp+mfa.
+func TestSecondFactorAfterUpstream(t *testing.T) {
+	for _, be := range e2eBackends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			f := upstreamtest.New(t, upstreamtest.Options{})
+			srv := startServer(t, be.dsn(t), map[string]string{"MANAM_GOOGLE_CLIENT_ID": f.ClientID(), "MANAM_GOOGLE_CLIENT_SECRET": f.ClientSecret(),
+				"MANAM_GOOGLE_ISSUER": f.URL()})
+			app := srv.createTenant(t, "--name", "Wonderland", "--redirect-uri", rpRedirect, "--first-party")
+			rp := newFedRP(t, srv, app)
+			f.SetUser(upstreamtest.DefaultUser())
+
+			// A new account through Google, which then sets up an authenticator app.
+			b := newBrowser(t, srv.URL)
+			a := rp.attempt()
+			rp.finish(a, location(t, b.get(viaFake(t, f, toUpstream(t, b, srv, a.url, "google")))))
+			csrf := formFields(b.get(srv.URL + "/account").Body).Get("csrf_token")
+			secret := shownSecret.FindStringSubmatch(b.post(srv.URL+"/2fa/totp", url.Values{"csrf_token": {csrf}}).Body)[1]
+			code, _ := totp.GenerateCode(secret, time.Now())
+			if p := b.post(srv.URL+"/2fa/totp/confirm", url.Values{"csrf_token": {csrf}, "code": {code}}); len(recoveryList.FindAllString(p.Body, -1)) != 10 {
+				t.Fatalf("enrolment: %d %s", p.StatusCode, p.Body)
+			}
+
+			// Google again, in a new browser: the second step before any code.
+			b2 := newBrowser(t, srv.URL)
+			a = rp.attempt()
+			p := b2.get(viaFake(t, f, toUpstream(t, b2, srv, a.url, "google")))
+			if p.StatusCode != 200 || p.Request.URL.Path != "/login/2fa" {
+				t.Fatalf("after Google: %d at %s", p.StatusCode, p.Request.URL)
+			}
+			next, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+			cf := formFields(p.Body)
+			cf.Set("code", next)
+			if c := rp.finish(a, location(t, b2.post(srv.URL+"/login/2fa", cf))); !slices.Equal(c.AMR, []string{"fed", "otp", "mfa"}) {
+				t.Fatalf("amr %v", c.AMR)
+			}
+
+			// The legacy link: the same step, no token in the answer before it.
+			b3 := newBrowser(t, srv.URL)
+			up := location(t, b3.get(srv.URL+"/googlelogin/"+app.CustomerToken))
+			p = b3.get(viaFake(t, f, up))
+			if p.Request.URL.Path != "/login/2fa" || strings.Contains(p.Body, "access_token") {
+				t.Fatalf("legacy link after Google: %d at %s: %.300s", p.StatusCode, p.Request.URL, p.Body)
+			}
+		})
+	}
 }
