@@ -88,11 +88,10 @@ type FactorsConfig struct {
 }
 
 const (
-	purposeLoginSMS  = "mfa_sms"   // a code sent at sign-in
-	purposeEnrolSMS  = "mfa_enrol" // a code confirming an SMS factor
-	loginCodeTTL     = 5 * time.Minute
-	maxPendingTries  = 5
-	recoveryCodeSize = mfa.RecoveryCodeCount
+	purposeLoginSMS = "mfa_sms"   // a code sent at sign-in
+	purposeEnrolSMS = "mfa_enrol" // a code confirming an SMS factor
+	loginCodeTTL    = 5 * time.Minute
+	maxPendingTries = 5
 )
 
 func (s *Service) factors() (*FactorsConfig, error) {
@@ -146,34 +145,35 @@ const (
 	StepTrusted
 )
 
-// NextStep decides whether a sign-in of acct through clientID needs a
-// second factor: always when the account has one (unless deviceToken is a
-// device it trusted), and when the tenant requires one or the request
-// asked for one (then an account without a factor enrols first).
-func (s *Service) NextStep(ctx context.Context, acct *storage.Account, clientID string, wantMFA bool, deviceToken string) (SecondStep, error) {
+// NextStep decides whether a sign-in of acct needs a second factor:
+// always when the account has one (unless deviceToken is a device it
+// trusted), and when wantMFA says the tenant requires one or the request
+// asked for one (then an account without a factor enrols first). With
+// StepVerify comes the method to ask for first ("totp", else "sms").
+func (s *Service) NextStep(ctx context.Context, acct *storage.Account, wantMFA bool, deviceToken string) (SecondStep, string, error) {
 	if s.mfa == nil {
-		return StepNone, nil
+		return StepNone, "", nil
 	}
 	fs, err := s.mfa.Store.ConfirmedFactors(ctx, acct.ID)
 	if err != nil {
-		return StepNone, err
+		return StepNone, "", err
 	}
 	if len(fs) > 0 {
 		if deviceToken != "" {
 			if id, err := mfa.DeviceTokenID(deviceToken); err == nil {
 				if _, err := s.mfa.Store.TrustedDevice(ctx, id, acct.ID, s.now()); err == nil {
-					return StepTrusted, nil
+					return StepTrusted, "", nil
 				} else if !errors.Is(err, storage.ErrNotFound) {
-					return StepNone, err
+					return StepNone, "", err
 				}
 			}
 		}
-		return StepVerify, nil
+		return StepVerify, fs[0].Kind, nil
 	}
-	if wantMFA || s.settings(ctx, clientID).RequireMFA {
-		return StepEnrol, nil
+	if wantMFA {
+		return StepEnrol, "", nil
 	}
-	return StepNone, nil
+	return StepNone, "", nil
 }
 
 // Pending is a half-done sign-in with its account.
@@ -232,19 +232,11 @@ func (s *Service) PendingSignIn(ctx context.Context, token string) (*Pending, er
 	return &Pending{Row: row, Account: a}, nil
 }
 
-// SendLoginCode sends a pending sign-in's SMS code: once a minute, five
-// times a day (quietly nothing beyond that, or without an SMS factor).
-func (s *Service) SendLoginCode(ctx context.Context, p *Pending, links Links) error {
-	return s.sendFactorCode(ctx, p.Account.ID, links)
-}
-
-// SendFactorCode sends a code to a signed-in account's SMS factor (to
-// prove it before removing a factor or renewing recovery codes).
+// SendFactorCode sends a code to the account's SMS factor (at sign-in, or
+// to prove it before removing a factor or renewing recovery codes): once a
+// minute, five times a day (quietly nothing beyond that, or without an SMS
+// factor).
 func (s *Service) SendFactorCode(ctx context.Context, accountID string, links Links) error {
-	return s.sendFactorCode(ctx, accountID, links)
-}
-
-func (s *Service) sendFactorCode(ctx context.Context, accountID string, links Links) error {
 	cfg, err := s.factors()
 	if err != nil {
 		return err
@@ -578,7 +570,7 @@ func (s *Service) confirmFactor(ctx context.Context, cfg *FactorsConfig, f *stor
 }
 
 func (s *Service) newRecoveryCodes(cfg *FactorsConfig, accountID string) ([]string, []string, error) {
-	codes, err := mfa.NewRecoveryCodes(recoveryCodeSize, rand.Reader)
+	codes, err := mfa.NewRecoveryCodes(mfa.RecoveryCodeCount, rand.Reader)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -73,7 +73,7 @@ func TestTOTPSignIn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if step, _ := svc.NextStep(ctx, ana, "", false, ""); step != idp.StepNone {
+			if step, _, _ := svc.NextStep(ctx, ana, false, ""); step != idp.StepNone {
 				t.Fatalf("an unconfirmed factor counted: %v", step)
 			}
 			// The seed is sealed at rest.
@@ -95,7 +95,7 @@ func TestTOTPSignIn(t *testing.T) {
 			if _, err := svc.BeginTOTP(ctx, ana.ID); !errors.Is(err, idp.ErrFactorState) {
 				t.Fatalf("second authenticator: %v", err)
 			}
-			if step, _ := svc.NextStep(ctx, ana, "", false, ""); step != idp.StepVerify {
+			if step, _, _ := svc.NextStep(ctx, ana, false, ""); step != idp.StepVerify {
 				t.Fatalf("next step %v", step)
 			}
 			pending := func(a *storage.Account) string {
@@ -223,7 +223,7 @@ func TestTrustedDevice(t *testing.T) {
 	}
 	for _, c := range cases {
 		clk.Add(c.advance)
-		if got, err := svc.NextStep(ctx, c.acct, "", false, c.token); err != nil || got != c.want {
+		if got, _, err := svc.NextStep(ctx, c.acct, false, c.token); err != nil || got != c.want {
 			t.Fatalf("%s: %v %v", c.name, got, err)
 		}
 	}
@@ -235,7 +235,7 @@ func TestTrustedDevice(t *testing.T) {
 	if err := svc.ForgetDevice(ctx, ana.ID, ds[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := svc.NextStep(ctx, ana, "", false, tok2); got != idp.StepVerify {
+	if got, _, _ := svc.NextStep(ctx, ana, false, tok2); got != idp.StepVerify {
 		t.Fatalf("a forgotten device still skips: %v", got)
 	}
 }

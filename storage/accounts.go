@@ -50,15 +50,7 @@ func (s *Accounts) AccountByEmail(ctx context.Context, email string) (*Account, 
 }
 
 func (s *Accounts) takeAccount(ctx context.Context, cond, arg string) (*Account, error) {
-	var a Account
-	err := s.db.reader(ctx).Where(cond, arg).Take(&a).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("storage: get account: %w", err)
-	}
-	return &a, nil
+	return takeOne[Account](s.db.reader(ctx).Where(cond, arg), "account")
 }
 
 // SetPasswordHash replaces an account's password hash (an upgrade or a change).
@@ -85,15 +77,7 @@ func (s *Accounts) CreateSession(ctx context.Context, ls *LoginSession) error {
 
 // SessionByID loads an unexpired login session by the hash of its cookie.
 func (s *Accounts) SessionByID(ctx context.Context, id string, now time.Time) (*LoginSession, error) {
-	var ls LoginSession
-	err := s.db.reader(ctx).Where("id = ? AND expires_at > ?", id, utc(now)).Take(&ls).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("storage: get session: %w", err)
-	}
-	return &ls, nil
+	return takeOne[LoginSession](s.db.reader(ctx).Where("id = ? AND expires_at > ?", id, utc(now)), "session")
 }
 
 // DeleteSession ends a login session (by the hash of its cookie).
@@ -122,15 +106,7 @@ func (s *Accounts) DeleteSessionsOf(ctx context.Context, accountID, keep string)
 
 // Consent loads what an account granted a tenant.
 func (s *Accounts) Consent(ctx context.Context, accountID, clientID string) (*Consent, error) {
-	var c Consent
-	err := s.db.reader(ctx).Where("account_id = ? AND client_id = ?", accountID, clientID).Take(&c).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("storage: get consent: %w", err)
-	}
-	return &c, nil
+	return takeOne[Consent](s.db.reader(ctx).Where("account_id = ? AND client_id = ?", accountID, clientID), "consent")
 }
 
 // SaveConsent records (or replaces) what an account granted a tenant.

@@ -122,15 +122,7 @@ func (s *Factors) PutFactor(ctx context.Context, f *Factor) error {
 
 // Factor loads an account's factor of a kind, confirmed or not.
 func (s *Factors) Factor(ctx context.Context, accountID, kind string) (*Factor, error) {
-	var f Factor
-	err := s.db.reader(ctx).Where("account_id = ? AND kind = ?", accountID, kind).Take(&f).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("storage: get factor: %w", err)
-	}
-	return &f, nil
+	return takeOne[Factor](s.db.reader(ctx).Where("account_id = ? AND kind = ?", accountID, kind), "factor")
 }
 
 // ConfirmedFactors lists an account's confirmed factors, TOTP first.
@@ -310,15 +302,7 @@ func (s *Factors) CreatePending(ctx context.Context, p *PendingLogin) error {
 
 // Pending loads a live half-done sign-in.
 func (s *Factors) Pending(ctx context.Context, id string, now time.Time) (*PendingLogin, error) {
-	var p PendingLogin
-	err := s.db.reader(ctx).Where("id = ? AND expires_at > ?", id, utc(now)).Take(&p).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("storage: get pending sign-in: %w", err)
-	}
-	return &p, nil
+	return takeOne[PendingLogin](s.db.reader(ctx).Where("id = ? AND expires_at > ?", id, utc(now)), "pending sign-in")
 }
 
 // PendingFailed counts a wrong code against a half-done sign-in; after

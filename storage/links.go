@@ -60,15 +60,7 @@ func (s *Links) CreateLink(ctx context.Context, l *UpstreamLink) error {
 
 // LinkBySubject loads the link of an upstream identity.
 func (s *Links) LinkBySubject(ctx context.Context, upstream, subject string) (*UpstreamLink, error) {
-	var l UpstreamLink
-	err := s.db.reader(ctx).Where("upstream = ? AND subject = ?", upstream, subject).Take(&l).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("storage: get upstream link: %w", err)
-	}
-	return &l, nil
+	return takeOne[UpstreamLink](s.db.reader(ctx).Where("upstream = ? AND subject = ?", upstream, subject), "upstream link")
 }
 
 // LinksOf lists an account's links, oldest first.
@@ -153,15 +145,7 @@ func (s *Links) CreatePendingLink(ctx context.Context, p *PendingUpstreamLink) e
 
 // PendingLink loads a live pending link by the hash of its token.
 func (s *Links) PendingLink(ctx context.Context, id string, now time.Time) (*PendingUpstreamLink, error) {
-	var p PendingUpstreamLink
-	err := s.db.reader(ctx).Where("id = ? AND expires_at > ?", id, utc(now)).Take(&p).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("storage: get pending upstream link: %w", err)
-	}
-	return &p, nil
+	return takeOne[PendingUpstreamLink](s.db.reader(ctx).Where("id = ? AND expires_at > ?", id, utc(now)), "pending upstream link")
 }
 
 // UsePendingLink consumes a live pending link, once: of concurrent calls

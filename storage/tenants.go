@@ -79,15 +79,7 @@ func (s *Tenants) ByCustomerToken(ctx context.Context, token string) (*Tenant, e
 }
 
 func (s *Tenants) take(ctx context.Context, cond string, arg string) (*Tenant, error) {
-	var t Tenant
-	err := s.db.reader(ctx).Where(cond, arg).Take(&t).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("storage: get tenant: %w", err)
-	}
-	return &t, nil
+	return takeOne[Tenant](s.db.reader(ctx).Where(cond, arg), "tenant")
 }
 
 // List returns every tenant, oldest first.

@@ -84,17 +84,7 @@ func TestBrowserRegistration(t *testing.T) {
 	ctx := newChrome(t)
 	mail := deliverytest.Start(t, deliverytest.Options{})
 	srv := startServer(t, "sqlite:"+t.TempDir()+"/b.db", map[string]string{"MANAM_SMTP_URL": "smtp://" + mail.Addr})
-	// The tenant's callback, as a real relying party would serve it.
-	got := make(chan url.Values, 1)
-	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		select {
-		case got <- req.URL.Query():
-		default:
-		}
-		_, _ = w.Write([]byte("<h1>Signed in to Browser Shop</h1>"))
-	}))
-	defer cb.Close()
-	redirect := cb.URL + "/cb"
+	redirect, got := tenantCallback(t, "Browser Shop")
 	app := srv.createTenant(t, "--name", "Browser Shop", "--redirect-uri", redirect, "--first-party")
 	r := newRP(t, srv, app, oidc.ScopeOpenID, "email")
 	r.conf.RedirectURL = redirect
@@ -163,6 +153,21 @@ func TestBrowserRegistration(t *testing.T) {
 	}
 }
 
+// tenantCallback serves a tenant's redirect URI, as a real relying party
+// would: it says "Signed in to name" and hands the test the first query.
+func tenantCallback(t *testing.T, name string) (string, <-chan url.Values) {
+	got := make(chan url.Values, 1)
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case got <- req.URL.Query():
+		default:
+		}
+		_, _ = w.Write([]byte("<h1>Signed in to " + name + "</h1>"))
+	}))
+	t.Cleanup(cb.Close)
+	return cb.URL + "/cb", got
+}
+
 // browserState says where the browser is and what it shows, for a failure message.
 func browserState(ctx context.Context) string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -180,18 +185,10 @@ func TestBrowserTOTP(t *testing.T) {
 	srv := startServer(t, "sqlite:"+t.TempDir()+"/t.db", nil)
 	const email, password = "totp.user@example.com", "a phrase typed in a browser"
 	srv.cli(t, "user", "create", "--email", email, "--password", password)
-	got := make(chan url.Values, 1)
-	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		select {
-		case got <- req.URL.Query():
-		default:
-		}
-		_, _ = w.Write([]byte("<h1>Signed in to Vault</h1>"))
-	}))
-	defer cb.Close()
-	app := srv.createTenant(t, "--name", "Vault", "--redirect-uri", cb.URL+"/cb", "--first-party")
+	redirect, got := tenantCallback(t, "Vault")
+	app := srv.createTenant(t, "--name", "Vault", "--redirect-uri", redirect, "--first-party")
 	r := newRP(t, srv, app, oidc.ScopeOpenID)
-	r.conf.RedirectURL = cb.URL + "/cb"
+	r.conf.RedirectURL = redirect
 
 	var secret, qr string
 	err := chromedp.Run(ctx,

@@ -222,7 +222,7 @@ func TestChangeEmailAndMobile(t *testing.T) {
 					t.Fatalf("%s: %d", c.name, p.StatusCode)
 				}
 			}
-			// Wrong passwords count towards the lockout (two so far), nothing else was written.
+			// No row was added or removed (the wrong passwords only update the lockout counters).
 			after, _ := db.RowCounts(context.Background())
 			if !maps.Equal(before, after) {
 				t.Fatalf("refused changes wrote: %v → %v", before, after)

@@ -15,7 +15,6 @@ var faFactors = map[string]string{
 	"Your recovery codes":                      "کدهای بازیابی شما",
 	"New recovery codes":                       "کدهای بازیابی تازه",
 	"Prove it with":                            "تأیید با",
-	"Remove":                                   "حذف",
 	"Forget":                                   "فراموش کن",
 	"Verify":                                   "تأیید",
 	"Send a code":                              "فرستادن کد",

@@ -30,7 +30,7 @@ func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, acct *storage.A
 	if c, err := r.Cookie(DeviceCookie); err == nil {
 		device = c.Value
 	}
-	step, err := p.svc.NextStep(r.Context(), acct, info.ClientID, info.WantMFA, device)
+	step, method, err := p.svc.NextStep(r.Context(), acct, info.WantMFA, device)
 	if err != nil {
 		p.unavailable(w, r, "second-factor check failed", err)
 		return
@@ -54,9 +54,9 @@ func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, acct *storage.A
 	next := "/login/2fa"
 	if step == idp.StepEnrol {
 		next = "/login/2fa/enrol"
-	} else if fs, err := p.svc.Factors(r.Context(), acct.ID); err == nil && len(fs) > 0 && fs[0].Kind == idp.FactorSMS {
+	} else if method == idp.FactorSMS {
 		// Only a phone: its code goes now.
-		if err := p.svc.SendLoginCode(r.Context(), &idp.Pending{Account: acct}, p.links(r, challenge)); err != nil {
+		if err := p.svc.SendFactorCode(r.Context(), acct.ID, p.links(r, challenge)); err != nil {
 			p.log.WarnContext(r.Context(), "sending the sign-in code failed", "err", err)
 		}
 	}
@@ -147,7 +147,7 @@ func (p *Pages) SecondFactor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostFormValue("action") == "resend" {
-		if err := p.svc.SendLoginCode(r.Context(), pd, p.links(r, challenge)); err != nil {
+		if err := p.svc.SendFactorCode(r.Context(), pd.Account.ID, p.links(r, challenge)); err != nil {
 			p.unavailable(w, r, "sending the sign-in code failed", err)
 			return
 		}
@@ -201,6 +201,14 @@ type actor struct {
 	challenge string
 }
 
+// enrolForm checks an enrolment form's CSRF token and finds its actor.
+func (p *Pages) enrolForm(w http.ResponseWriter, r *http.Request) (actor, bool) {
+	if !p.formValid(w, r) {
+		return actor{}, false
+	}
+	return p.actorOf(w, r)
+}
+
 func (p *Pages) actorOf(w http.ResponseWriter, r *http.Request) (actor, bool) {
 	challenge := r.FormValue("challenge")
 	if c, err := r.Cookie(PendingCookie); err == nil && c.Value != "" {
@@ -230,10 +238,7 @@ func (p *Pages) Enrol(w http.ResponseWriter, r *http.Request) {
 
 // EnrolTOTP serves POST /2fa/totp: start (or show again) an authenticator enrolment.
 func (p *Pages) EnrolTOTP(w http.ResponseWriter, r *http.Request) {
-	if !p.formValid(w, r) {
-		return
-	}
-	a, ok := p.actorOf(w, r)
+	a, ok := p.enrolForm(w, r)
 	if !ok {
 		return
 	}
@@ -262,10 +267,7 @@ func (p *Pages) totpPage(w http.ResponseWriter, r *http.Request, status int, a a
 // ConfirmTOTPEnrolment serves POST /2fa/totp/confirm: the first code from
 // the app; then the recovery codes, shown once.
 func (p *Pages) ConfirmTOTPEnrolment(w http.ResponseWriter, r *http.Request) {
-	if !p.formValid(w, r) {
-		return
-	}
-	a, ok := p.actorOf(w, r)
+	a, ok := p.enrolForm(w, r)
 	if !ok {
 		return
 	}
@@ -284,26 +286,19 @@ func (p *Pages) ConfirmTOTPEnrolment(w http.ResponseWriter, r *http.Request) {
 
 // EnrolSMS serves POST /2fa/sms: a phone to enrol; a code goes to it.
 func (p *Pages) EnrolSMS(w http.ResponseWriter, r *http.Request) {
-	if !p.formValid(w, r) {
-		return
-	}
-	a, ok := p.actorOf(w, r)
+	a, ok := p.enrolForm(w, r)
 	if !ok {
 		return
 	}
 	phone, err := p.svc.BeginSMSFactor(r.Context(), a.accountID, r.PostFormValue("phone"), p.links(r, a.challenge))
 	var fe idp.FieldErrors
 	switch {
+	case errors.As(err, &fe) && a.pending == nil:
+		p.account(w, r, http.StatusBadRequest, fe, "")
+		return
 	case errors.As(err, &fe):
-		tpl, data := "account.html", map[string]any{}
-		if a.pending != nil {
-			tpl, data = "enrol.html", map[string]any{"Title": "Set up two-step verification", "Required": true}
-		} else {
-			p.account(w, r, http.StatusBadRequest, idp.FieldErrors(fe), "")
-			return
-		}
-		data["Challenge"], data["CSRF"], data["Errors"], data["Phone"] = a.challenge, p.csrf.Token(w, r), map[string]string(fe), r.PostFormValue("phone")
-		p.render(w, r, http.StatusBadRequest, tpl, data)
+		p.render(w, r, http.StatusBadRequest, "enrol.html", map[string]any{"Title": "Set up two-step verification", "Required": true,
+			"Challenge": a.challenge, "CSRF": p.csrf.Token(w, r), "Errors": map[string]string(fe), "Phone": r.PostFormValue("phone")})
 		return
 	case errors.Is(err, idp.ErrThrottled):
 		w.Header().Set("Retry-After", "60")
@@ -313,23 +308,27 @@ func (p *Pages) EnrolSMS(w http.ResponseWriter, r *http.Request) {
 		p.stepError(w, r, err)
 		return
 	}
-	p.render(w, r, http.StatusOK, "enrol_sms.html", map[string]any{"Title": "Confirm your phone", "Challenge": a.challenge, "Phone": phone,
-		"CSRF": p.csrf.Token(w, r), "Errors": map[string]string{}})
+	p.smsEnrolPage(w, r, http.StatusOK, a, phone, nil)
+}
+
+// smsEnrolPage asks for the code sent to the phone being enrolled.
+func (p *Pages) smsEnrolPage(w http.ResponseWriter, r *http.Request, status int, a actor, phone string, errs map[string]string) {
+	if errs == nil {
+		errs = map[string]string{}
+	}
+	p.render(w, r, status, "enrol_sms.html", map[string]any{"Title": "Confirm your phone", "Challenge": a.challenge, "Phone": phone,
+		"CSRF": p.csrf.Token(w, r), "Errors": errs})
 }
 
 // ConfirmSMSEnrolment serves POST /2fa/sms/confirm.
 func (p *Pages) ConfirmSMSEnrolment(w http.ResponseWriter, r *http.Request) {
-	if !p.formValid(w, r) {
-		return
-	}
-	a, ok := p.actorOf(w, r)
+	a, ok := p.enrolForm(w, r)
 	if !ok {
 		return
 	}
 	codes, err := p.svc.ConfirmSMSFactor(r.Context(), a.accountID, r.PostFormValue("code"))
 	if errors.Is(err, idp.ErrBadCode) {
-		p.render(w, r, http.StatusBadRequest, "enrol_sms.html", map[string]any{"Title": "Confirm your phone", "Challenge": a.challenge,
-			"Phone": r.PostFormValue("phone"), "CSRF": p.csrf.Token(w, r), "Errors": map[string]string{"code": "This code is wrong or has expired. Ask for a new one."}})
+		p.smsEnrolPage(w, r, http.StatusBadRequest, a, r.PostFormValue("phone"), map[string]string{"code": "This code is wrong or has expired. Ask for a new one."})
 		return
 	}
 	p.enrolled(w, r, a, codes, err, "sms")
