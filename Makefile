@@ -47,11 +47,22 @@ fmt:
 
 # Runs each fuzz target briefly (FUZZTIME each).
 FUZZPKGS  := ./provider/ ./storage/ ./idp/
+# A failing input always fails the run. Go 1.26's fuzz coordinator can also
+# report a bare "context deadline exceeded" when -fuzztime ends under CPU
+# load (golang/go#75804); that one, with no failing input, is run once more.
 fuzz:
 	@for pkg in $(FUZZPKGS); do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
 			echo "fuzz $$pkg $$target"; \
-			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+			for try in 1 2; do \
+				out=$$($(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg 2>&1); rc=$$?; echo "$$out"; \
+				[ $$rc -eq 0 ] && break; \
+				if [ $$try -eq 1 ] && echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input written'; then \
+					echo "fuzz: deadline race of Go's fuzz coordinator at -fuzztime (golang/go#75804, fixed in Go 1.27), no failing input: running $$target again"; \
+					continue; \
+				fi; \
+				exit 1; \
+			done; \
 		done; \
 	done
 
