@@ -2,13 +2,89 @@ package idp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/manam-id/manam/storage"
 )
 
 // MembershipStore keeps which tenants an account belongs to.
 type MembershipStore interface {
 	EnsureMembership(ctx context.Context, accountID, clientID, via string, now time.Time) (bool, error)
+	Membership(ctx context.Context, accountID, clientID string) (*storage.Membership, error)
+	UpdateMembership(ctx context.Context, accountID, clientID string, role *string, fields map[string]any) error
+}
+
+// ErrNotMember: the account is not a member of the tenant (a tenant sees
+// only its members).
+var ErrNotMember = errors.New("idp: not a member of this tenant")
+
+func (s *Service) memberships() (MembershipStore, error) {
+	ms, ok := s.accounts.(MembershipStore)
+	if !ok {
+		return nil, errors.New("idp: memberships are not configured")
+	}
+	return ms, nil
+}
+
+// Membership is an account's membership of a tenant: ErrNotMember when it
+// has none.
+func (s *Service) Membership(ctx context.Context, accountID, clientID string) (*storage.Membership, error) {
+	ms, err := s.memberships()
+	if err != nil {
+		return nil, err
+	}
+	m, err := ms.Membership(ctx, accountID, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrNotMember
+	}
+	return m, err
+}
+
+// maxCustomFields bounds what a tenant keeps about one member.
+const maxCustomFields = 50
+
+// UpdateMembership sets a member's role (role nil: unchanged) and merges
+// fields into the tenant's custom fields about it. Keys are 1 to 64
+// characters and values at most 1,000 characters each when printed;
+// anything else is FieldErrors and changes nothing.
+func (s *Service) UpdateMembership(ctx context.Context, accountID, clientID string, role *string, fields map[string]any) error {
+	if fe := CheckMembership(role, fields); len(fe) > 0 {
+		return fe
+	}
+	ms, err := s.memberships()
+	if err != nil {
+		return err
+	}
+	if err := ms.UpdateMembership(ctx, accountID, clientID, role, fields); errors.Is(err, storage.ErrNotFound) {
+		return ErrNotMember
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// CheckMembership validates a role and custom fields.
+func CheckMembership(role *string, fields map[string]any) FieldErrors {
+	fe := FieldErrors{}
+	if role != nil && (len(*role) > 100 || !plainText(*role, 100)) {
+		fe["role"] = "Use at most 100 characters, without < or >."
+	}
+	if len(fields) > maxCustomFields {
+		fe["custome_fields"] = "Send at most 50 custom fields."
+	}
+	for k, v := range fields {
+		if k == "" || len(k) > 64 {
+			fe["custome_fields"] = "Name each custom field with 1 to 64 characters."
+			break
+		}
+		if b, err := json.Marshal(v); err != nil || len(b) > 1000 {
+			fe["custome_fields"] = "Keep each custom field under 1,000 characters."
+			break
+		}
+	}
+	return fe
 }
 
 // How an account joined a tenant.
@@ -19,9 +95,9 @@ const (
 
 // Join makes the account a member of the tenant, if it is not one yet.
 func (s *Service) Join(ctx context.Context, accountID, clientID, via string) error {
-	ms, ok := s.accounts.(MembershipStore)
-	if !ok {
-		return errors.New("idp: memberships are not configured")
+	ms, err := s.memberships()
+	if err != nil {
+		return err
 	}
 	joined, err := ms.EnsureMembership(ctx, accountID, clientID, via, s.now())
 	if err == nil && joined {

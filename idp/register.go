@@ -65,6 +65,29 @@ type Registration struct {
 	// ClientID is the tenant the person registers through ("" for none):
 	// the account becomes its member.
 	ClientID string
+	// Profile, when not nil, is stored with a new account (parsed with
+	// ParseProfile first, so a bad profile writes nothing).
+	Profile *storage.Profile
+	// Role (when not nil) and Fields are the membership's, with ClientID
+	// (checked with CheckMembership first).
+	Role   *string
+	Fields map[string]any
+}
+
+// joinRegistered makes a new account a member of the tenant it registered
+// through, with the registration's role and fields (in the caller's
+// transaction).
+func (s *Service) joinRegistered(ctx context.Context, a *storage.Account, in Registration) error {
+	if in.ClientID == "" {
+		return nil
+	}
+	if err := s.Join(ctx, a.ID, in.ClientID, JoinedByRegistration); err != nil {
+		return err
+	}
+	if in.Role == nil && len(in.Fields) == 0 {
+		return nil
+	}
+	return s.UpdateMembership(ctx, a.ID, in.ClientID, in.Role, in.Fields)
 }
 
 // Links builds the URLs that go into mail.
@@ -75,6 +98,9 @@ type Links struct {
 	Reset func(token string) string
 	// ChangeEmail returns the URL confirming a new address of an account.
 	ChangeEmail func(token string) string
+	// FactorEmail returns the URL proving the mailbox before a second
+	// factor is enrolled.
+	FactorEmail func(token string) string
 	// SignIn and Recover are where an existing account holder goes.
 	SignIn, Recover string
 	// Product names the service in mail ("Manam", or a tenant's name).
@@ -127,6 +153,9 @@ func (s *Service) Register(ctx context.Context, in Registration, links Links, fr
 	if utf8.RuneCountInString(name) > 200 || strings.ContainsAny(name, "\x00\r\n<>") {
 		fe["name"] = "Use at most 200 characters, without < or >."
 	}
+	for k, v := range CheckMembership(in.Role, in.Fields) {
+		fe[k] = v
+	}
 	if msg := CheckPassword(in.Password, email, in.Mobile); msg != "" {
 		fe["password"] = msg
 	} else if in.Password != in.PasswordConfirm {
@@ -155,6 +184,9 @@ func (s *Service) Register(ctx context.Context, in Registration, links Links, fr
 			return err
 		}
 		a := &storage.Account{ID: newID(), Email: &email, PasswordHash: hash, Name: name, CreatedAt: now, UpdatedAt: now}
+		if in.Profile != nil {
+			a.Profile = *in.Profile
+		}
 		if err := s.accounts.CreateAccount(ctx, a); err != nil {
 			if errors.Is(err, storage.ErrDuplicate) {
 				return nil // registered concurrently: same answer
@@ -162,10 +194,8 @@ func (s *Service) Register(ctx context.Context, in Registration, links Links, fr
 			return err
 		}
 		created = a
-		if in.ClientID != "" {
-			if err := s.Join(ctx, a.ID, in.ClientID, JoinedByRegistration); err != nil {
-				return err
-			}
+		if err := s.joinRegistered(ctx, a, in); err != nil {
+			return err
 		}
 		return s.sendConfirmation(ctx, a, links)
 	})

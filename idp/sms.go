@@ -79,6 +79,9 @@ func (s *Service) registerMobile(ctx context.Context, in Registration, links Lin
 		}
 		m := in.Mobile
 		a := &storage.Account{ID: newID(), Mobile: &m, PasswordHash: hash, Name: name, CreatedAt: now, UpdatedAt: now}
+		if in.Profile != nil {
+			a.Profile = *in.Profile
+		}
 		if err := s.accounts.CreateAccount(ctx, a); err != nil {
 			if errors.Is(err, storage.ErrDuplicate) {
 				return nil
@@ -86,10 +89,8 @@ func (s *Service) registerMobile(ctx context.Context, in Registration, links Lin
 			return err
 		}
 		created = a
-		if in.ClientID != "" {
-			if err := s.Join(ctx, a.ID, in.ClientID, JoinedByRegistration); err != nil {
-				return err
-			}
+		if err := s.joinRegistered(ctx, a, in); err != nil {
+			return err
 		}
 		return s.sendCode(ctx, a, links)
 	})

@@ -108,7 +108,10 @@ type Provider struct {
 	metrics   *metrics
 	gatherer  prometheus.Gatherer
 	issuerURL *url.URL
-	tokens    oauth2.AccessTokenStrategy // issues access tokens outside a grant (the legacy Google link)
+	tokens    oauth2.AccessTokenStrategy // issues access tokens outside a grant (the legacy surfaces)
+	// refreshTokens issues refresh tokens outside a grant (the legacy surfaces).
+	refreshTokens oauth2.RefreshTokenStrategy
+	hasher        fosite.Hasher // client secrets
 }
 
 // New builds the provider.
@@ -141,6 +144,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		metrics:   newMetrics(reg),
 		gatherer:  reg,
 		issuerURL: iss,
+		hasher:    &secretHasher{key: keys.Derive(d.Secret, "client secrets")},
 	}
 	fc := &fosite.Config{
 		AccessTokenLifespan:         cfg.AccessTokenLifespan,
@@ -155,7 +159,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		EnforcePKCEForPublicClients: true,
 		ScopeStrategy:               fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:    fosite.ExactAudienceMatchingStrategy,
-		ClientSecretsHasher:         &secretHasher{key: keys.Derive(d.Secret, "client secrets")},
+		ClientSecretsHasher:         p.hasher,
 		JWTScopeClaimKey:            jwt.JWTScopeFieldString,
 		MinParameterEntropy:         fosite.MinParameterEntropy,
 		RefreshTokenScopes:          []string{"offline_access"},
@@ -170,7 +174,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: p.signer, Config: fc},
 		Signer:                     p.signer,
 	}
-	p.tokens = strategy
+	p.tokens, p.refreshTokens = strategy, strategy
 	p.oauth = compose.Compose(fc, p.store, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
@@ -180,6 +184,11 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 	)
+	if f, ok := p.oauth.(*fosite.Fosite); ok {
+		fc.ClientAuthenticationStrategy = p.clientAuthentication(f)
+	} else {
+		return nil, errors.New("provider: fosite did not compose a *fosite.Fosite")
+	}
 	// PKCE, wired by hand so its storage cannot delete the challenge early (see pkceStorage).
 	fc.TokenEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})
 	fc.AuthorizeEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})
@@ -205,8 +214,9 @@ func New(cfg Config, d Deps) (*Provider, error) {
 // Store is the fosite store (for the sweeper and the legacy dialects).
 func (p *Provider) Store() *storage.FositeStore { return p.store }
 
-// Handler returns every route behind the middleware.
-func (p *Provider) Handler() http.Handler {
+// Handler returns every route behind the middleware, with the routes of
+// the mounts (the legacy surfaces) added first.
+func (p *Provider) Handler(mounts ...Mount) http.Handler {
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.pages.Error(w, r, http.StatusNotFound, "Not found", "There is no page at this address.")
@@ -220,6 +230,9 @@ func (p *Provider) Handler() http.Handler {
 			h.ServeHTTP(w, req)
 		})
 	})
+	for _, m := range mounts {
+		m(r)
+	}
 	r.HandleFunc("/.well-known/openid-configuration", p.discovery).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/.well-known/jwks.json", p.jwks).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/oauth2/auth", p.authorize).Methods(http.MethodGet, http.MethodPost)

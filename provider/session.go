@@ -15,6 +15,10 @@ import (
 type Session struct {
 	*openid.DefaultSession `json:"oidc"`
 	ClientID               string `json:"client_id"`
+	// AccessFormat "jwt" mints RFC 9068 access tokens for this grant
+	// whatever the tenant's format (a dialect that promises JWTs); kept
+	// through refreshes.
+	AccessFormat string `json:"fmt,omitempty"`
 }
 
 // NewSession returns an empty session, ready for fosite to fill.

@@ -30,6 +30,9 @@ var _ oauth2.CoreStrategy = (*tenantStrategy)(nil)
 func isJWT(token string) bool { return strings.Count(token, ".") == 2 }
 
 func wantsJWT(r fosite.Requester) bool {
+	if s, ok := r.GetSession().(*Session); ok && s.AccessFormat == formatJWT {
+		return true
+	}
 	c, ok := r.GetClient().(*storage.Client)
 	return ok && c.AccessTokenFormat == formatJWT
 }

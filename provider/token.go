@@ -55,9 +55,18 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	p.oauth.WriteAccessResponse(ctx, w, ar, resp)
 }
 
-// accessError writes a token-endpoint error. A lost race on a code or a
-// refresh token is the client's problem (invalid_grant), not a server error.
+// accessError writes a token-endpoint error (see grantError).
 func (p *Provider) accessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
+	err = p.grantError(r.Context(), ar, err)
+	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
+		p.log.ErrorContext(r.Context(), "token request failed", "request_id", RequestID(r.Context()), "err", rfc.WithExposeDebug(true).GetDescription())
+	}
+	p.oauth.WriteAccessError(r.Context(), w, ar, err)
+}
+
+// grantError maps a failed grant: a lost race on a code or a refresh token
+// is the client's problem (invalid_grant), not a server error.
+func (p *Provider) grantError(ctx context.Context, ar fosite.AccessRequester, err error) error {
 	if errors.Is(err, storage.ErrConflict) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) ||
 		errors.Is(err, fosite.ErrInactiveToken) || errors.Is(err, fosite.ErrSerializationFailure) || storage.IsRetryable(err) {
 		// Another request used this code or refresh token between our read
@@ -67,17 +76,14 @@ func (p *Provider) accessError(w http.ResponseWriter, r *http.Request, ar fosite
 		// (RFC 6749 §4.1.2, RFC 9700 §4.14) — as fosite does for a reuse it
 		// does see.
 		if ar != nil && ar.GetID() != "" && (ar.GetGrantTypes().ExactOne("authorization_code") || ar.GetGrantTypes().ExactOne("refresh_token")) {
-			ctx := context.WithoutCancel(r.Context())
+			ctx := context.WithoutCancel(ctx)
 			if rerr := errors.Join(p.store.RevokeAccessToken(ctx, ar.GetID()), p.store.RevokeRefreshToken(ctx, ar.GetID())); rerr != nil {
 				p.log.ErrorContext(ctx, "revoking the tokens of a reused grant failed", "request_id", RequestID(ctx), "err", rerr)
 			}
 		}
-		err = fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was used more than once.")
+		return fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was used more than once.")
 	}
-	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
-		p.log.ErrorContext(r.Context(), "token request failed", "request_id", RequestID(r.Context()), "err", rfc.WithExposeDebug(true).GetDescription())
-	}
-	p.oauth.WriteAccessError(r.Context(), w, ar, err)
+	return err
 }
 
 // introspect serves /oauth2/introspect (RFC 7662). Callers authenticate

@@ -21,6 +21,10 @@ func NewAccounts(db *DB) *Accounts { return &Accounts{db: db} }
 // CreateAccount inserts an account; a taken e-mail is ErrDuplicate.
 func (s *Accounts) CreateAccount(ctx context.Context, a *Account) error {
 	a.CreatedAt, a.UpdatedAt = utc(a.CreatedAt), utc(a.UpdatedAt)
+	if a.Birthday != nil {
+		b := utc(*a.Birthday)
+		a.Birthday = &b
+	}
 	if a.Email != nil {
 		e := strings.ToLower(*a.Email)
 		a.Email = &e

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -71,4 +72,44 @@ func (s *Accounts) Members(ctx context.Context, clientID, after string, limit in
 		return nil, fmt.Errorf("storage: members: %w", err)
 	}
 	return ms, nil
+}
+
+// UpdateMembership sets a member's role (when role is not nil) and merges
+// fields into its custom fields (a nil value removes a field), in one
+// statement-level update of the row read in the caller's transaction.
+func (s *Accounts) UpdateMembership(ctx context.Context, accountID, clientID string, role *string, fields map[string]any) error {
+	m, err := s.Membership(ctx, accountID, clientID)
+	if err != nil {
+		return err
+	}
+	set := map[string]any{}
+	if role != nil {
+		set["role"] = *role
+	}
+	if len(fields) > 0 {
+		merged := map[string]any{}
+		for k, v := range m.CustomFields {
+			merged[k] = v
+		}
+		for k, v := range fields {
+			if v == nil {
+				delete(merged, k)
+			} else {
+				merged[k] = v
+			}
+		}
+		b, err := json.Marshal(merged)
+		if err != nil {
+			return fmt.Errorf("storage: custom fields: %w", err)
+		}
+		set["custom_fields"] = string(b)
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	res := s.db.writer(ctx).Model(&Membership{}).Where("account_id = ? AND client_id = ?", accountID, clientID).Updates(set)
+	if res.Error != nil {
+		return fmt.Errorf("storage: update membership: %w", res.Error)
+	}
+	return nil
 }

@@ -137,7 +137,15 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &server{handler: prov.Handler(), keys: km, prov: prov, worker: w}, nil
+	mounts, err := a.legacyMounts(prov, svc)
+	if err != nil {
+		return nil, err
+	}
+	dialects, err := a.dialectMounts(prov, svc)
+	if err != nil {
+		return nil, err
+	}
+	return &server{handler: prov.Handler(append(mounts, dialects...)...), keys: km, prov: prov, worker: w}, nil
 }
 
 // background runs key refresh, outbox delivery and garbage collection until ctx ends.

@@ -60,6 +60,13 @@ type Config struct {
 	DefaultCountryCode string // MANAM_DEFAULT_COUNTRY_CODE: completes national mobile numbers (such as +98). Default none: international form required.
 
 	TrustedProxies []netip.Prefix // MANAM_TRUSTED_PROXIES: comma-separated CIDRs of load balancers whose X-Forwarded-For names the client. Default none.
+	// MANAM_LEGACY_TRUSTED_GATEWAYS: comma-separated CIDRs of API gateways
+	// that authenticate the legacy API's tenant key themselves and name the
+	// tenant (its client id or tenant key) in X-Consumer-ID. Default none:
+	// the header is ignored.
+	LegacyGateways []netip.Prefix
+
+	Dialects string // MANAM_DIALECTS: JSON array of client dialect mounts (seeds 002–004; see dialectEntry). Default none.
 
 	DebugAddr string // MANAM_DEBUG_ADDR: if set, serve Go's pprof on this address (keep it on loopback). Default off.
 
@@ -106,6 +113,28 @@ func integer(dst func(*Config) *int) func(*Config, string) error {
 	}
 }
 
+// prefixes parses a comma-separated list of CIDRs or single addresses.
+func prefixes(dst func(*Config) *[]netip.Prefix) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		*dst(c) = nil
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			pfx, err := netip.ParsePrefix(f)
+			if err != nil {
+				if a, aerr := netip.ParseAddr(f); aerr == nil {
+					pfx = netip.PrefixFrom(a, a.BitLen())
+				} else {
+					return fmt.Errorf("%q is not a CIDR or an address", f)
+				}
+			}
+			*dst(c) = append(*dst(c), pfx.Masked())
+		}
+		return nil
+	}
+}
+
 func boolean(dst func(*Config) *bool) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
@@ -143,24 +172,9 @@ var settings = []setting{
 	{"argon2-parallelism", "MANAM_ARGON2_PARALLELISM", "1", "argon2id lanes", integer(func(c *Config) *int { return &c.Argon2Parallelism })},
 	{"hash-concurrency", "MANAM_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", integer(func(c *Config) *int { return &c.HashConcurrency })},
 	{"default-country-code", "MANAM_DEFAULT_COUNTRY_CODE", "", "country calling code for national mobile numbers, such as +98", str(func(c *Config) *string { return &c.DefaultCountryCode })},
-	{"trusted-proxies", "MANAM_TRUSTED_PROXIES", "", "CIDRs of proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
-		c.TrustedProxies = nil
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f == "" {
-				continue
-			}
-			pfx, err := netip.ParsePrefix(f)
-			if err != nil {
-				if a, aerr := netip.ParseAddr(f); aerr == nil {
-					pfx = netip.PrefixFrom(a, a.BitLen())
-				} else {
-					return fmt.Errorf("%q is not a CIDR or an address", f)
-				}
-			}
-			c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
-		}
-		return nil
-	}},
+	{"trusted-proxies", "MANAM_TRUSTED_PROXIES", "", "CIDRs of proxies whose X-Forwarded-For is believed", prefixes(func(c *Config) *[]netip.Prefix { return &c.TrustedProxies })},
+	{"legacy-trusted-gateways", "MANAM_LEGACY_TRUSTED_GATEWAYS", "", "CIDRs of API gateways whose X-Consumer-ID names the legacy API's tenant", prefixes(func(c *Config) *[]netip.Prefix { return &c.LegacyGateways })},
+	{"dialects", "MANAM_DIALECTS", "", `client dialect mounts, JSON: [{"dialect","tenant","prefix"|"host","exist_email"}]`, str(func(c *Config) *string { return &c.Dialects })},
 	{"debug-addr", "MANAM_DEBUG_ADDR", "", "serve pprof on this address (loopback only)", str(func(c *Config) *string { return &c.DebugAddr })},
 	{"google-client-id", "MANAM_GOOGLE_CLIENT_ID", "", "Google OAuth client id (enables Sign in with Google)", str(func(c *Config) *string { return &c.GoogleClientID })},
 	{"", "MANAM_GOOGLE_CLIENT_SECRET", "", "", str(func(c *Config) *string { return &c.GoogleClientSecret })},
@@ -314,6 +328,9 @@ func (c *Config) validate() []error {
 		errs = append(errs, errors.New("MANAM_AUTH_CODE_TTL: between 1s and 10m (RFC 6749 §4.1.2)"))
 	}
 	if _, err := c.upstreamConfigs(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.dialectConfigs(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Argon2MemoryKiB < 8192 || c.Argon2Time < 1 || c.Argon2Parallelism < 1 || c.Argon2Parallelism > 255 {
