@@ -2,7 +2,7 @@ package i18n
 
 // fa is the Persian catalog, keyed by the English phrase: the core
 // phrases and those of each feature, kept in a file each.
-var fa = merge(faCore, faFederation, faFactors)
+var fa = merge(faCore, faFederation, faFactors, faLegacy, faDialects)
 
 func merge(ms ...map[string]string) map[string]string {
 	out := map[string]string{}
