@@ -3,6 +3,9 @@ package idp
 import (
 	"context"
 	"errors"
+	"strings"
+
+	"github.com/manam-id/manam/storage"
 )
 
 // ChangePassword sets a new password for a signed-in user who proves the
@@ -49,3 +52,18 @@ func (s *Service) ChangePassword(ctx context.Context, sess *Session, current, pa
 		return s.life.Revoker.RevokeSubject(ctx, a.ID)
 	})
 }
+
+// AccountByIdentifier finds the account an e-mail address or a mobile
+// number (international, or national with the default country code)
+// names: storage.ErrNotFound when none does (or the identifier is not
+// valid). For callers already authorized to look accounts up.
+func (s *Service) AccountByIdentifier(ctx context.Context, identifier string) (*storage.Account, error) {
+	a, _, err := s.lookup(ctx, strings.TrimSpace(identifier))
+	if errors.Is(err, ErrInvalidInput) {
+		return nil, storage.ErrNotFound
+	}
+	return a, err
+}
+
+// DefaultCountryCode is the calling code national mobile numbers are completed with ("" for none).
+func (s *Service) DefaultCountryCode() string { return s.cfg.DefaultCountryCode }

@@ -98,6 +98,10 @@ type Links struct {
 	Reset func(token string) string
 	// ChangeEmail returns the URL confirming a new address of an account.
 	ChangeEmail func(token string) string
+	// ConfirmPage is a confirmation page the caller chose for this mail
+	// and already checked against the tenant (the legacy API's
+	// tenant_confirm_url): it wins over the tenant's setting.
+	ConfirmPage string
 	// FactorEmail returns the URL proving the mailbox before a second
 	// factor is enrolled.
 	FactorEmail func(token string) string

@@ -39,7 +39,9 @@ func (s *Service) forTenant(ctx context.Context, links Links) Links {
 	if ts.MailFrom != "" {
 		links.From = ts.MailFrom
 	}
-	if ts.ConfirmURL != "" {
+	if page := links.ConfirmPage; page != "" {
+		links.Confirm = func(token string) string { return TenantConfirmURL(page, token) }
+	} else if ts.ConfirmURL != "" {
 		links.Confirm = func(token string) string { return TenantConfirmURL(ts.ConfirmURL, token) }
 	}
 	return links

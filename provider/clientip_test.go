@@ -30,7 +30,7 @@ func TestClientIP(t *testing.T) {
 			for _, v := range tc.xff {
 				r.Header.Add("X-Forwarded-For", v)
 			}
-			if got := p.clientIP(r); got != tc.want {
+			if got := p.ClientIP(r); got != tc.want {
 				t.Fatalf("clientIP = %q, want %q", got, tc.want)
 			}
 		})

@@ -175,7 +175,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		Signer:                     p.signer,
 	}
 	p.tokens, p.refreshTokens = strategy, strategy
-	p.oauth = compose.Compose(fc, p.store, strategy,
+	p.oauth = compose.Compose(fc, clientView{FositeStore: p.store, callback: cfg.Issuer + LegacyCallbackPath}, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.OAuth2RefreshTokenGrantFactory,
@@ -199,7 +199,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		Secure:   iss.Scheme == "https",
 		Logger:   d.Logger,
 		Observer: func(outcome string) { p.metrics.logins.WithLabelValues(outcome).Inc() },
-		ClientIP: p.clientIP,
+		ClientIP: p.ClientIP,
 		Issuer:   cfg.Issuer,
 		// Federation.
 		Upstreams:   d.Upstreams,
@@ -329,9 +329,9 @@ func NewStore(db *storage.DB) *storage.FositeStore {
 	return storage.NewFositeStore(db, newFositeSession)
 }
 
-// clientIP is the address a request comes from: the peer, or, when the peer
+// ClientIP is the address a request comes from: the peer, or, when the peer
 // is a trusted proxy, the right-most X-Forwarded-For entry that is not one.
-func (p *Provider) clientIP(r *http.Request) string {
+func (p *Provider) ClientIP(r *http.Request) string {
 	peer := pages.PeerIP(r)
 	addr, err := netip.ParseAddr(peer)
 	if err != nil || !p.trusted(addr) {

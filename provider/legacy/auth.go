@@ -1,0 +1,424 @@
+package legacy
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/manam-id/manam/idp"
+	"github.com/manam-id/manam/provider"
+	"github.com/manam-id/manam/storage"
+)
+
+func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// identifier is the e-mail or mobile number a call names: type "mobile"
+// (or a mobile without an e-mail) means the mobile, completed with
+// mobile_seed when national.
+func identifier(c *call) (string, bool) {
+	email, mobile := c.p.get("email"), c.p.get("mobile", "phone_number")
+	byMobile := strings.EqualFold(c.p.get("type", "userType", "user_type"), "mobile") || (email == "" && mobile != "")
+	if !byMobile {
+		return email, false
+	}
+	if mobile == "" {
+		mobile = email
+	}
+	if seed := c.p.get("mobile_seed"); seed != "" && !strings.HasPrefix(mobile, "+") {
+		if m, err := idp.NormalizeMobile(mobile, seed); err == nil {
+			return m, true
+		}
+	}
+	return mobile, true
+}
+
+// register serves POST /auth/register (000: name, email, password,
+// confirm_password; 001: type, email or mobile + mobile_seed, the tenant's
+// confirm URL and sender, the profile, role, custome_fields).
+func (a *API) register(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	ident, byMobile := identifier(c)
+	fe := idp.FieldErrors{}
+	in := idp.ProfileInput{
+		Name: c.p.get("name", "fullname"), FirstName: c.p.get("firstname", "first_name"), LastName: c.p.get("lastname", "last_name"),
+		NationalCode: c.p.get("national_code", "melicode", "meli_code"), Birthday: c.p.get("birthday", "bithday"),
+	}
+	if in.Name == "" {
+		in.Name = strings.TrimSpace(in.FirstName + " " + in.LastName)
+	}
+	_, prof, pfe := a.IDP.ParseProfile(in)
+	for k, v := range pfe {
+		fe[k] = v
+	}
+	fields, ok := c.p.fields("custome_fields", "custom_fields")
+	if !ok {
+		fe["custome_fields"] = "Send custom fields as an object or a list of objects."
+	}
+	var role *string
+	if c.p.has("role") && c.p.get("role") != "" {
+		// The tenant key is public: only the tenant itself (its client
+		// secret) sets roles.
+		if a.tenantAuthenticated(r, c) {
+			v := c.p.get("role")
+			role = &v
+		}
+	}
+	links := a.links(c)
+	if page := c.p.get("tenant_confirm_url", "confirm_url"); page != "" {
+		if !allowedConfirmPage(c.tenant, page) {
+			fe["tenant_confirm_url"] = "Use the tenant's own confirmation page (an https address of one of its registered sites)."
+		} else {
+			links.ConfirmPage = page
+		}
+	}
+	if len(fe) > 0 {
+		return fe
+	}
+	reg := idp.Registration{Email: ident, Password: c.p.get("password"), PasswordConfirm: c.p.get("confirm_password", "password_confirm"),
+		Name: in.Name, ClientID: c.tenant.ID, Profile: &prof, Role: role, Fields: fields}
+	if byMobile {
+		reg.Email, reg.Mobile, reg.MobileSeed = "", ident, c.p.get("mobile_seed")
+	}
+	acct, err := a.IDP.Register(ctx, reg, links, a.ClientIP(r))
+	var rfe idp.FieldErrors
+	if errors.As(err, &rfe) {
+		if m, ok := rfe["email"]; ok && byMobile {
+			delete(rfe, "email")
+			rfe["mobile"] = m
+		}
+		return rfe
+	}
+	if err != nil {
+		return err
+	}
+	body := a.echo(c)
+	message := "Your account has been created. Open the link we sent to your e-mail address to confirm it."
+	if byMobile {
+		message = "Your account has been created. Send the code we texted you to /auth/confirm_sms to confirm it."
+		if m, err := idp.NormalizeMobile(ident, firstNonEmpty(reg.MobileSeed, a.IDP.DefaultCountryCode())); err == nil {
+			a.setSigned(w, mobileCookie, m, 10*time.Minute)
+		}
+	}
+	// Tokens come only with a sign-in the tenant allows before
+	// confirmation, and only for the account just made (an address that
+	// already had one gets the same answer, and a mail to its owner).
+	if acct != nil && c.tenant.AllowUnconfirmed {
+		sess, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.tenant.ID)
+		if err != nil {
+			return err
+		}
+		body = a.profile(ctx, c, acct, tok)
+		_ = sess
+	}
+	body["status"], body["message"], body["location"] = "success", a.t(c, message), "/"
+	a.write(w, http.StatusOK, body)
+	return nil
+}
+
+// echo is the registration answer for an account whose details are not
+// shown (001 echoes what was sent): the documented fields, tokens empty.
+func (a *API) echo(c *call) map[string]any {
+	fields, _ := c.p.fields("custome_fields", "custom_fields")
+	body := map[string]any{
+		"access_token": "", "auth_token": "", "refresh_token": "", "username": "", "fullname": c.p.get("name"),
+		"email": c.p.get("email"), "type": firstNonEmpty(c.p.get("type"), "email"), "mobile": c.p.get("mobile"), "mobile_seed": c.p.get("mobile_seed"),
+		"firstname": c.p.get("firstname"), "lastname": c.p.get("lastname"), "national_code": c.p.get("national_code"),
+		"birthday": c.p.get("birthday", "bithday"), "role": "", "roles": []string{}, "permissions": []string{},
+		"custome_fields": customFields(fields), "tenant_email": c.tenant.MailFrom, "tenant_confirm_url": firstNonEmpty(c.p.get("tenant_confirm_url", "confirm_url"), c.tenant.ConfirmURL),
+		"oauth2_provider": c.p.get("oauth2_provider"), "oauth2_user_info": rawOr(c.p, "oauth2_user_info"),
+	}
+	return body
+}
+
+// rawOr passes a parameter's JSON value through, or an empty list.
+func rawOr(p *params, name string) any {
+	if v, ok := p.lookup(name); ok {
+		if s, isText := v.(string); !isText || s != "" {
+			return v
+		}
+	}
+	return []any{}
+}
+
+// customFields is the documents' shape of custom fields: a list of one object.
+func customFields(m map[string]any) []map[string]any {
+	if len(m) == 0 {
+		return []map[string]any{}
+	}
+	return []map[string]any{m}
+}
+
+// allowedConfirmPage tells whether a registration may send its
+// confirmation link to page: the tenant's configured confirmation page, or
+// an https page (http on loopback) on the origin of one of its redirect
+// URIs. Anything else would mail a working token to a stranger's site.
+func allowedConfirmPage(t *storage.Tenant, page string) bool {
+	if page == t.ConfirmURL && page != "" {
+		return true
+	}
+	u, err := url.Parse(page)
+	if err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname()))) {
+		return false
+	}
+	for _, ru := range t.RedirectURIs {
+		v, err := url.Parse(ru)
+		if err == nil && v.Scheme == u.Scheme && strings.EqualFold(v.Host, u.Host) {
+			return true
+		}
+	}
+	return false
+}
+
+func loopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// tenantAuthenticated tells whether the call carries the tenant's client
+// secret (HTTP Basic with its client id, or a client_secret parameter).
+func (a *API) tenantAuthenticated(r *http.Request, c *call) bool {
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = c.tenant.ID, c.p.get("client_secret")
+		if secret == "" {
+			secret = r.Header.Get("client_secret")
+		}
+	} else if u, err := url.QueryUnescape(id); err == nil {
+		id = u
+	}
+	if id != c.tenant.ID || secret == "" {
+		return false
+	}
+	_, err := a.Tokens.AuthenticateClient(r.Context(), id, secret)
+	return err == nil
+}
+
+// signIn starts a session for an account that has proved everything its
+// sign-in needs, sets the API's session cookie, and issues the tenant's
+// tokens (with a refresh token when the tenant may have one).
+func (a *API) signIn(ctx context.Context, w http.ResponseWriter, acct *storage.Account, amr []string, clientID string) (*idp.Session, *provider.Tokens, error) {
+	token, sess, err := a.IDP.StartSession(ctx, acct, amr, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := a.Tokens.IssueTokens(ctx, provider.IssueRequest{ClientID: clientID, Session: sess, Refresh: true, Grant: "urn:manam:legacy:password"})
+	if err != nil {
+		return nil, nil, err
+	}
+	a.setCookie(w, sessionCookie, token, 0)
+	return sess, tok, nil
+}
+
+// confirmEmail serves the e-mail confirmation, 000's /auth/confirm and
+// 001's /auth/confirm_email: the token (cnf) in the path, the query or
+// the body.
+func (a *API) confirmEmail(w http.ResponseWriter, r *http.Request, c *call) error {
+	cnf := firstNonEmpty(mux.Vars(r)["cnf"], c.p.get("cnf", "token"))
+	if _, err := a.IDP.ConfirmEmail(r.Context(), cnf); errors.Is(err, idp.ErrInvalidToken) {
+		return refuse("Your confirmation is unsuccess", "/")
+	} else if err != nil {
+		return err
+	}
+	a.write(w, http.StatusOK, a.success(c, "You have successfully confirmed your account.", "/"))
+	return nil
+}
+
+// confirmSMS serves POST /auth/confirm_sms: the code (cnf) texted at
+// registration, for the number in the call (mobile) or the one this
+// browser just registered.
+func (a *API) confirmSMS(w http.ResponseWriter, r *http.Request, c *call) error {
+	mobile, _ := identifier(c)
+	if mobile == "" || strings.Contains(mobile, "@") {
+		mobile = a.signed(r, mobileCookie)
+	}
+	code := c.p.get("cnf", "code")
+	if mobile == "" {
+		return &apiError{status: http.StatusUnauthorized, message: "Your confirmation is unsuccess", location: "/", errs: idp.FieldErrors{"mobile": "Send the mobile number the code was sent to."}}
+	}
+	if _, err := a.IDP.ConfirmMobile(r.Context(), mobile, code); errors.Is(err, idp.ErrInvalidToken) {
+		return refuse("Your confirmation is unsuccess", "/")
+	} else if err != nil {
+		return err
+	}
+	a.setCookie(w, mobileCookie, "", -1)
+	a.write(w, http.StatusOK, a.success(c, "You have successfully confirmed your account.", "/"))
+	return nil
+}
+
+// sendConfirmEmail serves POST /auth/send_confirm_email: a new link, if
+// the address has an unconfirmed account (the same answer either way).
+func (a *API) sendConfirmEmail(w http.ResponseWriter, r *http.Request, c *call) error {
+	email := c.p.get("email")
+	if _, err := idp.NormalizeEmail(email); err != nil {
+		return &apiError{status: http.StatusUnauthorized, message: "Your confirmation is unsuccess.", location: "/", errs: idp.FieldErrors{"email": "Enter a valid e-mail address."}}
+	}
+	links := a.links(c)
+	if page := c.p.get("tenant_confirm_url", "confirm_url"); page != "" && allowedConfirmPage(c.tenant, page) {
+		links.ConfirmPage = page
+	}
+	if err := a.IDP.ResendConfirmation(r.Context(), email, links); err != nil {
+		return err
+	}
+	a.write(w, http.StatusOK, a.success(c, "If this address has an account waiting for confirmation, a new link is on its way.", "/"))
+	return nil
+}
+
+// sendConfirmSMS serves POST /auth/send_confirm_sms (and the documents'
+// /auth/new_confirm_sms/<mobile>): a new code, if the number has an
+// unconfirmed account (the same answer either way).
+func (a *API) sendConfirmSMS(w http.ResponseWriter, r *http.Request, c *call) error {
+	mobile := firstNonEmpty(mux.Vars(r)["mobile"], c.p.get("mobile", "phone_number"))
+	if seed := c.p.get("mobile_seed"); seed != "" {
+		if m, err := idp.NormalizeMobile(mobile, seed); err == nil {
+			mobile = m
+		}
+	}
+	if _, err := idp.NormalizeMobile(mobile, firstNonEmpty(a.IDP.DefaultCountryCode(), "+")); mobile == "" || err != nil {
+		return &apiError{status: http.StatusUnauthorized, message: "Your confirmation is unsuccess.", location: "/", errs: idp.FieldErrors{"mobile": "Enter a valid mobile number, with its country code (+98…)."}}
+	}
+	if err := a.IDP.ResendCode(r.Context(), mobile, a.links(c)); err != nil {
+		return err
+	}
+	a.write(w, http.StatusOK, a.success(c, "If this number has an account waiting for confirmation, a new code is on its way.", "/"))
+	return nil
+}
+
+// login serves POST /auth/login: tokens and the profile; for an account
+// with a second factor, the documented 307 naming the validate endpoint,
+// a pending-sign-in cookie, and no token.
+func (a *API) login(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	ident, _ := identifier(c)
+	acct, err := a.IDP.AuthenticateFor(ctx, c.tenant.ID, ident, c.p.get("password"), a.ClientIP(r))
+	switch {
+	case errors.Is(err, idp.ErrInvalidCredentials):
+		return refuse("Your email or password is wrong.", "/auth/login")
+	case errors.Is(err, idp.ErrUnconfirmed):
+		return refuse("Confirm your account first: open the link we sent you (or send the code we texted you).", "/auth/login")
+	case err != nil:
+		return err
+	}
+	if err := a.IDP.Join(ctx, acct.ID, c.tenant.ID, idp.JoinedBySignIn); err != nil {
+		return err
+	}
+	step, method, err := a.IDP.NextStep(ctx, acct, c.tenant.RequireMFA, "")
+	if err != nil {
+		return err
+	}
+	switch step {
+	case idp.StepVerify:
+		token, err := a.IDP.BeginPending(ctx, acct, []string{"pwd"}, false, c.tenant.ID, step)
+		if err != nil {
+			return err
+		}
+		if method == idp.FactorSMS {
+			if err := a.IDP.SendFactorCode(ctx, acct.ID, a.links(c)); err != nil {
+				return err
+			}
+		}
+		a.setCookie(w, pendingCookie, token, 0)
+		body := a.profile(ctx, c, acct, nil)
+		body["status"], body["location"] = "success", c.at("/auth/2fa/"+method+"/validate")
+		a.write(w, http.StatusTemporaryRedirect, body)
+		return nil
+	case idp.StepEnrol:
+		return refuse("This application requires two-factor authentication. Set it up on your account page, then sign in again: "+a.Issuer+"/account", "/auth/login")
+	}
+	_, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.tenant.ID)
+	if err != nil {
+		return err
+	}
+	body := a.profile(ctx, c, acct, tok)
+	body["status"], body["location"] = "success", "/"
+	a.write(w, http.StatusOK, body)
+	return nil
+}
+
+// logout ends the API's session cookie.
+func (a *API) logout(w http.ResponseWriter, r *http.Request, c *call) error {
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if err := a.IDP.EndSession(r.Context(), ck.Value); err != nil {
+			return err
+		}
+	}
+	for _, n := range []string{sessionCookie, pendingCookie, proofCookie} {
+		a.setCookie(w, n, "", -1)
+	}
+	a.write(w, http.StatusOK, a.success(c, "You have been signed out.", "/"))
+	return nil
+}
+
+// recover serves POST /auth/recover: a reset link by mail, or a code by
+// SMS for a mobile number. The answer is the documented success whether or
+// not the account exists (no enumeration).
+func (a *API) recover(w http.ResponseWriter, r *http.Request, c *call) error {
+	ident, byMobile := identifier(c)
+	if ident == "" {
+		return &apiError{status: http.StatusUnauthorized, message: "There is an error here to recover password.", location: "/", errs: idp.FieldErrors{"email": "Enter your e-mail address or mobile number."}}
+	}
+	if err := a.IDP.RequestRecovery(r.Context(), ident, a.links(c), a.ClientIP(r)); err != nil {
+		return err
+	}
+	msg := "An email has been sent to you with further instructions on how to reset your password."
+	if byMobile || !strings.Contains(ident, "@") {
+		msg = "A code has been sent to your mobile number to reset your password."
+	}
+	a.write(w, http.StatusOK, a.success(c, msg, "/"))
+	return nil
+}
+
+// changePassword serves /auth/recover/end and /auth/changepassword: the
+// mailed token (or a mobile number and its texted code) and the new
+// password twice.
+func (a *API) changePassword(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	pw, confirm := c.p.get("password"), c.p.get("confirm_password", "password_confirm")
+	var err error
+	if mobile := c.p.get("mobile"); mobile != "" && c.p.get("token") == "" {
+		_, err = a.IDP.ResetWithCode(ctx, mobile, c.p.get("code", "cnf"), pw, confirm, a.ClientIP(r))
+	} else {
+		_, err = a.IDP.ResetPassword(ctx, c.p.get("token", "cnf"), pw, confirm)
+	}
+	var fe idp.FieldErrors
+	switch {
+	case errors.Is(err, idp.ErrInvalidToken):
+		body := a.sessionBody(r, c, nil)
+		body["status"], body["errors"] = "failure", map[string][]string{"": {a.t(c, "recovery token is invalid")}}
+		a.write(w, http.StatusUnauthorized, body)
+		return nil
+	case errors.As(err, &fe):
+		body := a.sessionBody(r, c, nil)
+		errs := map[string][]string{}
+		for k, v := range fe {
+			errs[k] = []string{a.t(c, v)}
+		}
+		body["status"], body["errors"] = "failure", errs
+		a.write(w, http.StatusUnauthorized, body)
+		return nil
+	case err != nil:
+		return err
+	}
+	a.write(w, http.StatusOK, a.success(c, "Your password chaneg successfully", "/"))
+	return nil
+}
+
+// refresh serves /auth/refreshToken: the refresh token in a refresh_token
+// header (000) or an access_token header (001), or the body; it rotates
+// exactly as at /oauth2/token.
+func (a *API) refresh(w http.ResponseWriter, r *http.Request, c *call) error {
+	rt := firstNonEmpty(r.Header.Get("refresh_token"), r.Header.Get("refresh-token"), c.p.get("refresh_token"), r.Header.Get("access_token"), c.p.get("access_token"))
+	tok, err := a.Tokens.RefreshTokens(r.Context(), c.tenant.ID, rt)
+	if errors.Is(err, provider.ErrTokenRefused) {
+		return refuse("The refresh token is invalid, expired or already used.", "/auth/login")
+	}
+	if err != nil {
+		return err
+	}
+	a.write(w, http.StatusOK, map[string]any{"access_token": tok.AccessToken, "auth_token": tok.AccessToken, "expires_in": tok.ExpiresIn,
+		"refresh_token": tok.RefreshToken, "token_type": "bearer"})
+	return nil
+}
