@@ -145,9 +145,10 @@ func (a *API) Mount(r *mux.Router) {
 		{"/edit_user", []string{post}, true, a.editUser},
 		{"/get_manam_user_info/{email}", []string{get}, true, a.manamUserInfo},
 		{"/auth/get_manam_user_info/{email}", []string{get}, true, a.manamUserInfo},
+		// The callback before /manamlogin/{key}, which would match it too.
+		{"/manamlogin/callback", []string{get}, false, a.manamLoginCallback},
 		{"/manamlogin", []string{get}, true, a.manamLogin},
 		{"/manamlogin/{key}", []string{get}, true, a.manamLogin},
-		{"/manamlogin/callback", []string{get}, false, a.manamLoginCallback},
 	}
 	for _, kind := range []string{"totp", "sms"} {
 		routes = append(routes,

@@ -10,8 +10,8 @@ import (
 func TestReadParams(t *testing.T) {
 	tests := []struct {
 		name, method, target, ct, body string
-		want                          map[string]string
-		bad                           bool
+		want                           map[string]string
+		bad                            bool
 	}{
 		{name: "json", method: "POST", target: "/auth/login", ct: "application/json", body: `{"email":"a@b.co","password":"pw"}`, want: map[string]string{"email": "a@b.co", "password": "pw"}},
 		{name: "form", method: "POST", target: "/auth/login", ct: "application/x-www-form-urlencoded", body: "email=a%40b.co&password=pw", want: map[string]string{"email": "a@b.co", "password": "pw"}},

@@ -321,5 +321,3 @@ func (a *API) remove(kind string) handler {
 		return nil
 	}
 }
-
-
