@@ -326,7 +326,9 @@ func (a *API) login(w http.ResponseWriter, r *http.Request, c *call) error {
 		a.write(w, http.StatusTemporaryRedirect, body)
 		return nil
 	case idp.StepEnrol:
-		return refuse("This application requires two-factor authentication. Set it up on your account page, then sign in again: "+a.Issuer+"/account", "/auth/login")
+		e := refuse("This application requires two-factor authentication. Set it up on your account page (account_url), then sign in again.", "/auth/login")
+		e.extra = map[string]any{"account_url": a.Issuer + "/account"}
+		return e
 	}
 	_, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.tenant.ID)
 	if err != nil {

@@ -41,7 +41,7 @@ func (a *API) proved(r *http.Request, sess *idp.Session, kind string) bool {
 }
 
 func errProveMail(c *call, kind string) error {
-	return refuse("Confirm your e-mail address first: send it to /auth/2fa/"+kind+"/email/verify and open the link we mail you.", "/auth/2fa/"+kind+"/email/verify")
+	return refuse("Confirm your e-mail address first: send it to the address in location and open the link we mail you.", "/auth/2fa/"+kind+"/email/verify")
 }
 
 // factorEmail serves POST /auth/2fa/{kind}/email/verify: code is the
