@@ -554,3 +554,63 @@ func newHTTPTestServer(t *testing.T, h http.Handler) string {
 	t.Cleanup(s.Close)
 	return s.URL
 }
+
+// TestLegacyTenantKey: the tenant comes from customer_token or apieco_key
+// (header, body, query, path); X-Consumer-ID counts only from a trusted
+// gateway (MANAM_LEGACY_TRUSTED_GATEWAYS), naming the tenant by client id
+// or key; everything else is the documented 401, in the caller's language.
+func TestLegacyTenantKey(t *testing.T) {
+	for _, gw := range []struct {
+		name    string
+		env     map[string]string
+		trusted bool
+	}{
+		{"no gateway configured", nil, false},
+		{"loopback is the gateway", map[string]string{"MANAM_LEGACY_TRUSTED_GATEWAYS": "127.0.0.0/8"}, true},
+		{"another network is the gateway", map[string]string{"MANAM_LEGACY_TRUSTED_GATEWAYS": "10.1.0.0/16"}, false},
+	} {
+		t.Run(gw.name, func(t *testing.T) {
+			srv := startServer(t, "sqlite:"+t.TempDir()+"/m.db", gw.env)
+			srv.cli(t, "user", "create", "--email", alice, "--password", alicePass)
+			app := srv.createTenant(t, legacyTenantArgs()...)
+			login := `{"email":"` + alice + `","password":"` + alicePass + `"}`
+			cases := []struct {
+				name   string
+				path   string
+				body   string
+				header []string
+				want   int
+			}{
+				{"customer_token header", "/auth/login", login, []string{"customer_token", app.CustomerToken}, 200},
+				{"apieco_key header", "/manam/auth/login", login, []string{"apieco_key", app.CustomerToken}, 200},
+				{"canonical header name", "/auth/login", login, []string{"Customer_token", app.CustomerToken}, 200},
+				{"key in the body", "/auth/login", `{"email":"` + alice + `","password":"` + alicePass + `","customer_token":"` + app.CustomerToken + `"}`, nil, 200},
+				{"key in the query", "/auth/login?apieco_key=" + app.CustomerToken, login, nil, 200},
+				{"no key", "/auth/login", login, nil, 401},
+				{"unknown key", "/auth/login", login, []string{"customer_token", "cus-token"}, 401},
+				{"X-Consumer-ID with the client id", "/auth/login", login, []string{"X-Consumer-ID", app.ClientID}, map[bool]int{true: 200, false: 401}[gw.trusted]},
+				{"X-Consumer-ID with the key", "/auth/login", login, []string{"X-Consumer-ID", app.CustomerToken}, map[bool]int{true: 200, false: 401}[gw.trusted]},
+				{"X-Consumer-ID unknown", "/auth/login", login, []string{"X-Consumer-ID", "kiss_customer"}, 401},
+			}
+			for _, c := range cases {
+				lc := newLegacyClient(t, srv.URL, nil)
+				a := lc.call("POST", c.path, c.body, c.header...)
+				if a.status != c.want {
+					t.Fatalf("%s: %d, want %d: %s", c.name, a.status, c.want, a.raw)
+				}
+				if c.want == 401 && (a.m["status"] != "unsuccess" || a.m["message"] != "The tenant key is not valid." || a.m["location"] != "/") {
+					t.Fatalf("%s: shape %s", c.name, a.raw)
+				}
+			}
+			lc := newLegacyClient(t, srv.URL, nil)
+			a := lc.call("POST", "/auth/login", login, "customer_token", "cus-token", "Accept-Language", "fa-IR,fa;q=0.9,en;q=0.5")
+			if a.status != 401 || a.m["message"] != "کلید مستأجر معتبر نیست." {
+				t.Fatalf("Persian: %s", a.raw)
+			}
+			a = lc.call("POST", "/auth/login", `{"email":"`+alice+`","password":"wrong password"}`, "customer_token", app.CustomerToken, "Accept-Language", "fa")
+			if a.status != 401 || a.m["message"] != "ایمیل یا گذرواژهٔ شما نادرست است." {
+				t.Fatalf("Persian wrong password: %s", a.raw)
+			}
+		})
+	}
+}
