@@ -84,43 +84,16 @@ func (p *Provider) LegacyAnswer(w http.ResponseWriter, r *http.Request, clientID
 		p.log.ErrorContext(ctx, "legacy Google answer failed", "request_id", RequestID(ctx), "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"location": "/", "message": "Sign-in is unavailable right now. Please try again in a moment.", "status": "unsuccess"})
 	}
-	fc, err := p.store.GetClient(ctx, clientID)
+	if err := p.idp.Join(ctx, sess.Account.ID, clientID, idp.JoinedByUpstream); err != nil {
+		unavailable(err)
+		return
+	}
+	tok, err := p.IssueTokens(ctx, IssueRequest{ClientID: clientID, Session: sess, Grant: "urn:manam:legacy:googlelogin"})
 	if err != nil {
 		unavailable(err)
 		return
 	}
-	client, ok := fc.(*storage.Client)
-	if !ok {
-		unavailable(errors.New("unexpected client type"))
-		return
-	}
-	if err := p.idp.Join(ctx, sess.Account.ID, client.ID, idp.JoinedByUpstream); err != nil {
-		unavailable(err)
-		return
-	}
-	now := time.Now().UTC().Truncate(time.Second)
-	ar := fosite.NewAccessRequest(nil)
-	ar.Client = client
-	ar.RequestedAt = now
-	ar.GrantTypes = fosite.Arguments{"urn:manam:legacy:googlelogin"}
-	for _, s := range []string{"openid", "email", "profile"} {
-		if client.GetScopes().Has(s) {
-			ar.AppendRequestedScope(s)
-			ar.GrantScope(s)
-		}
-	}
-	grantDefaultAudience(ar)
-	fs := p.userSession(ctx, client, sess, ar.GetGrantedScopes(), now)
-	fs.SetExpiresAt(fosite.AccessToken, now.Add(p.cfg.AccessTokenLifespan))
-	ar.Session = fs
-	token, sig, err := p.tokens.GenerateAccessToken(ctx, ar)
-	if err == nil {
-		err = p.store.CreateAccessTokenSession(ctx, sig, ar.Sanitize(nil))
-	}
-	if err != nil {
-		unavailable(err)
-		return
-	}
+	token := tok.AccessToken
 	a := sess.Account
 	email, username := "", ""
 	if a.Email != nil {
@@ -129,7 +102,7 @@ func (p *Provider) LegacyAnswer(w http.ResponseWriter, r *http.Request, clientID
 		username = *a.Mobile
 	}
 	roles := []string{}
-	if m, err := storage.NewAccounts(p.db).Membership(ctx, a.ID, client.ID); err == nil && m.Role != "" {
+	if m, err := storage.NewAccounts(p.db).Membership(ctx, a.ID, clientID); err == nil && m.Role != "" {
 		roles = append(roles, m.Role)
 	}
 	out := map[string]any{
