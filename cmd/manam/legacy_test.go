@@ -614,3 +614,67 @@ func TestLegacyTenantKey(t *testing.T) {
 		})
 	}
 }
+
+// TestEnrolmentEmailStep: a tenant with --mfa-confirm-email (and a
+// required factor) makes a sign-in that must enrol prove the mailbox
+// first, on the hosted pages: setting up a factor before is refused and
+// writes nothing; the mailed link opened in another browser proves
+// nothing; in the same browser it opens the enrolment.
+func TestEnrolmentEmailStep(t *testing.T) {
+	for _, be := range e2eBackends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			mail := deliverytest.Start(t, deliverytest.Options{})
+			dsn := be.dsn(t)
+			srv := startServer(t, dsn, map[string]string{"MANAM_SMTP_URL": "smtp://" + mail.Addr})
+			srv.cli(t, "user", "create", "--email", alice, "--password", alicePass)
+			bank := srv.createTenant(t, "--name", "Bank", "--redirect-uri", rpRedirect, "--first-party", "--require-mfa", "--mfa-confirm-email")
+			r := newRP(t, srv, bank, oidc.ScopeOpenID)
+			b := newBrowser(t, srv.URL)
+			p, pkce := authStart(t, b, r, alice, alicePass)
+			if p.Request.URL.Path != "/login/2fa/enrol" || !strings.Contains(p.Body, `action="/login/2fa/email"`) {
+				t.Fatalf("enrolment without the e-mail step: %s %s", p.Request.URL, p.Body)
+			}
+			f := formFields(p.Body)
+			db := storagetest.OpenDSN(t, dsn)
+			before, _ := db.RowCounts(context.Background())
+			for _, path := range []string{"/2fa/totp", "/2fa/sms", "/2fa/totp/confirm"} {
+				if q := b.post(srv.URL+path, f); q.StatusCode != http.StatusForbidden {
+					t.Fatalf("%s before the e-mail step: %d", path, q.StatusCode)
+				}
+			}
+			if after, _ := db.RowCounts(context.Background()); !maps.Equal(before, after) {
+				t.Fatalf("refused steps wrote: %v → %v", before, after)
+			}
+			p = b.post(srv.URL+"/login/2fa/email", f)
+			if p.StatusCode != 200 || !strings.Contains(p.Body, alice) {
+				t.Fatalf("sending the link: %d %s", p.StatusCode, p.Body)
+			}
+			link := mailedLink(t, mail, 1, "/login/2fa/email/confirm")
+			// Another browser (no pending sign-in there) gets nothing from it.
+			if q := newBrowser(t, srv.URL).get(link); q.Request.URL.Path == "/login/2fa/enrol" && strings.Contains(q.Body, `action="/2fa/totp"`) {
+				t.Fatalf("the link opened the enrolment in another browser")
+			}
+			p = b.get(link)
+			if p.Request.URL.Path != "/login/2fa/enrol" || !strings.Contains(p.Body, `action="/2fa/totp"`) {
+				t.Fatalf("after the link: %s %s", p.Request.URL, p.Body)
+			}
+			if q := b.get(link); q.StatusCode != http.StatusBadRequest {
+				t.Fatalf("the link twice: %d", q.StatusCode)
+			}
+			p = b.post(srv.URL+"/2fa/totp", formFields(p.Body))
+			sm := shownSecret.FindStringSubmatch(p.Body)
+			if p.StatusCode != 200 || sm == nil {
+				t.Fatalf("TOTP enrolment: %d", p.StatusCode)
+			}
+			cf := formFields(p.Body)
+			cf.Set("code", totpAt(t, sm[1], 0))
+			p = b.post(srv.URL+"/2fa/totp/confirm", cf)
+			if p.StatusCode != 200 || len(recoveryList.FindAllStringSubmatch(p.Body, -1)) != 10 {
+				t.Fatalf("recovery codes: %d", p.StatusCode)
+			}
+			if c := finish(t, r, b.post(srv.URL+"/login/2fa/enrolled", formFields(p.Body)), pkce); c.ACR != "urn:manam:acr:mfa" {
+				t.Fatalf("acr %q", c.ACR)
+			}
+		})
+	}
+}

@@ -70,4 +70,11 @@ var faLegacy = map[string]string{
 	"Type the e-mail address of your account.": "نشانی ایمیل حساب خود را بنویسید.",
 	"Confirm two-factor authentication for %s": "تأیید ورود دومرحله‌ای برای %s",
 	"To turn on two-factor authentication for your %s account, open this link in the browser where you asked for it. It works once, for 30 minutes. If you did not ask for this, change your password.": "برای فعال کردن ورود دومرحله‌ای حساب %s خود، این پیوند را در همان مرورگری باز کنید که آن را درخواست کردید. این پیوند یک بار و تا ۳۰ دقیقه کار می‌کند. اگر شما آن را نخواسته‌اید، گذرواژهٔ خود را تغییر دهید.",
+	// The hosted e-mail step (tenants with --mfa-confirm-email).
+	"Confirm your e-mail address":                                                                   "نشانی ایمیل خود را تأیید کنید",
+	"Confirm your e-mail address first: we will send you a link.":                                   "نخست نشانی ایمیل خود را تأیید کنید: پیوندی برایتان می‌فرستیم.",
+	"Before you set up two-step verification, confirm that %s is yours: we will send a link to it.": "پیش از راه‌اندازی ورود دومرحله‌ای، تأیید کنید که %s از آنِ شماست: پیوندی به آن می‌فرستیم.",
+	"We sent a link to %s. Open it in this browser to go on setting up two-step verification.":      "پیوندی به %s فرستادیم. برای ادامهٔ راه‌اندازی ورود دومرحله‌ای، آن را در همین مرورگر باز کنید.",
+	"Send me the link":    "پیوند را برایم بفرست",
+	"Send the link again": "پیوند را دوباره بفرست",
 }

@@ -209,6 +209,17 @@ func (p *Pages) enrolForm(w http.ResponseWriter, r *http.Request) (actor, bool) 
 	return p.actorOf(w, r)
 }
 
+// factorForm is enrolForm for the steps that set a factor up: a sign-in
+// through a tenant that asks for the e-mail step must have done it.
+func (p *Pages) factorForm(w http.ResponseWriter, r *http.Request) (actor, bool) {
+	a, ok := p.enrolForm(w, r)
+	if ok && p.emailProofNeeded(r, a) {
+		p.Error(w, r, http.StatusForbidden, "Confirm your e-mail address", "Confirm your e-mail address first: we will send you a link.")
+		return actor{}, false
+	}
+	return a, ok
+}
+
 func (p *Pages) actorOf(w http.ResponseWriter, r *http.Request) (actor, bool) {
 	challenge := r.FormValue("challenge")
 	if c, err := r.Cookie(PendingCookie); err == nil && c.Value != "" {
@@ -232,13 +243,17 @@ func (p *Pages) Enrol(w http.ResponseWriter, r *http.Request) {
 	if pd == nil {
 		return
 	}
+	if a := (actor{accountID: pd.Account.ID, pending: pd, challenge: challenge}); pd.Row.Enrol && p.emailProofNeeded(r, a) {
+		p.emailStep(w, r, http.StatusOK, a, false)
+		return
+	}
 	p.render(w, r, http.StatusOK, "enrol.html", map[string]any{"Title": "Set up two-step verification", "Challenge": challenge,
 		"Required": true, "CSRF": p.csrf.Token(w, r), "Errors": map[string]string{}})
 }
 
 // EnrolTOTP serves POST /2fa/totp: start (or show again) an authenticator enrolment.
 func (p *Pages) EnrolTOTP(w http.ResponseWriter, r *http.Request) {
-	a, ok := p.enrolForm(w, r)
+	a, ok := p.factorForm(w, r)
 	if !ok {
 		return
 	}
@@ -267,7 +282,7 @@ func (p *Pages) totpPage(w http.ResponseWriter, r *http.Request, status int, a a
 // ConfirmTOTPEnrolment serves POST /2fa/totp/confirm: the first code from
 // the app; then the recovery codes, shown once.
 func (p *Pages) ConfirmTOTPEnrolment(w http.ResponseWriter, r *http.Request) {
-	a, ok := p.enrolForm(w, r)
+	a, ok := p.factorForm(w, r)
 	if !ok {
 		return
 	}
@@ -286,7 +301,7 @@ func (p *Pages) ConfirmTOTPEnrolment(w http.ResponseWriter, r *http.Request) {
 
 // EnrolSMS serves POST /2fa/sms: a phone to enrol; a code goes to it.
 func (p *Pages) EnrolSMS(w http.ResponseWriter, r *http.Request) {
-	a, ok := p.enrolForm(w, r)
+	a, ok := p.factorForm(w, r)
 	if !ok {
 		return
 	}
@@ -322,7 +337,7 @@ func (p *Pages) smsEnrolPage(w http.ResponseWriter, r *http.Request, status int,
 
 // ConfirmSMSEnrolment serves POST /2fa/sms/confirm.
 func (p *Pages) ConfirmSMSEnrolment(w http.ResponseWriter, r *http.Request) {
-	a, ok := p.enrolForm(w, r)
+	a, ok := p.factorForm(w, r)
 	if !ok {
 		return
 	}

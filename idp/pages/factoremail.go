@@ -1,0 +1,89 @@
+package pages
+
+import (
+	"crypto/hmac"
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/manam-id/manam/idp"
+)
+
+// The e-mail step before a sign-in enrols a second factor, for tenants
+// that ask for it (manam tenant create --mfa-confirm-email): the person
+// gets a single-use link at the account's address, opens it in the same
+// browser, and only then can set up a factor. The proof is a cookie
+// bound to the pending sign-in (an HMAC of its id), so it proves nothing
+// for any other sign-in.
+
+// FactorEmailCookie carries the proof of the e-mail step.
+const FactorEmailCookie = "manam_mfa_email"
+
+func (p *Pages) emailProof(pd *idp.Pending) string { return p.csrf.sign("mfa-email:" + pd.Row.ID) }
+
+// emailProofNeeded tells whether an enrolment must do the e-mail step
+// first: a pending sign-in (not the account page) through a tenant that
+// asks for it, for an account with an address, not yet proved here.
+func (p *Pages) emailProofNeeded(r *http.Request, a actor) bool {
+	if a.pending == nil || a.pending.Account.Email == nil || !p.svc.NeedsFactorEmail(r.Context(), a.pending.Row.ClientID) {
+		return false
+	}
+	c, err := r.Cookie(FactorEmailCookie)
+	return err != nil || !hmac.Equal([]byte(c.Value), []byte(p.emailProof(a.pending)))
+}
+
+// emailStep renders the page that sends the link.
+func (p *Pages) emailStep(w http.ResponseWriter, r *http.Request, status int, a actor, sent bool) {
+	p.render(w, r, status, "enrol_email.html", map[string]any{"Title": "Confirm your e-mail address", "Challenge": a.challenge,
+		"Email": *a.pending.Account.Email, "Sent": sent, "CSRF": p.csrf.Token(w, r)})
+}
+
+// FactorEmail serves POST /login/2fa/email: the link goes to the account's address.
+func (p *Pages) FactorEmail(w http.ResponseWriter, r *http.Request) {
+	a, ok := p.enrolForm(w, r)
+	if !ok {
+		return
+	}
+	if a.pending == nil || a.pending.Account.Email == nil {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	links := p.links(r, a.challenge)
+	links.ClientID = a.pending.Row.ClientID
+	links.FactorEmail = func(token string) string {
+		return p.issuer + "/login/2fa/email/confirm?" + url.Values{"token": {token}, "challenge": {a.challenge}}.Encode()
+	}
+	err := p.svc.SendFactorEmail(r.Context(), a.accountID, *a.pending.Account.Email, links)
+	if errors.Is(err, idp.ErrThrottled) {
+		w.Header().Set("Retry-After", "60")
+		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "Codes can be sent once a minute. Wait a moment and try again.")
+		return
+	}
+	if err != nil {
+		p.unavailable(w, r, "the e-mail step of an enrolment failed", err)
+		return
+	}
+	p.emailStep(w, r, http.StatusOK, a, true)
+}
+
+// FactorEmailConfirm serves GET /login/2fa/email/confirm?token=…: the
+// mailed link, opened in the browser of the pending sign-in.
+func (p *Pages) FactorEmailConfirm(w http.ResponseWriter, r *http.Request) {
+	challenge := r.FormValue("challenge")
+	pd := p.pending(w, r, challenge)
+	if pd == nil {
+		return
+	}
+	err := p.svc.ProveFactorEmail(r.Context(), pd.Account.ID, r.FormValue("token"))
+	if errors.Is(err, idp.ErrInvalidToken) {
+		p.Error(w, r, http.StatusBadRequest, "Link expired", "This link is invalid, used or expired. Ask for a new one.")
+		return
+	}
+	if err != nil {
+		p.unavailable(w, r, "the e-mail step of an enrolment failed", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: FactorEmailCookie, Value: p.emailProof(pd), Path: "/", MaxAge: int(idp.FactorEmailTTL.Seconds()),
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, "/login/2fa/enrol?challenge="+url.QueryEscape(challenge), http.StatusSeeOther)
+}
