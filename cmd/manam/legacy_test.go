@@ -678,3 +678,30 @@ func TestEnrolmentEmailStep(t *testing.T) {
 		})
 	}
 }
+
+// TestLegacyCORS: the documents' browser examples call the API from the
+// tenant's site with the key in a custom header: the preflight allows it,
+// and answers carry Access-Control-Allow-Origin (without credentials).
+func TestLegacyCORS(t *testing.T) {
+	srv := startServer(t, "sqlite:"+t.TempDir()+"/m.db", nil)
+	srv.cli(t, "user", "create", "--email", alice, "--password", alicePass)
+	app := srv.createTenant(t, legacyTenantArgs()...)
+	req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/manam/auth/login", nil)
+	req.Header.Set("Origin", "https://shop.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "apieco_key,content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "apieco_key") || resp.Header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	lc := newLegacyClient(t, srv.URL+"/manam", map[string]string{"apieco_key": app.CustomerToken})
+	a := lc.call("POST", "/auth/login", `{"email":"`+alice+`","password":"`+alicePass+`"}`, "Origin", "https://shop.example")
+	if a.status != 200 || a.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("cross-origin login: %d %v", a.status, a.header)
+	}
+}

@@ -169,7 +169,7 @@ func (a *API) Mount(r *mux.Router) {
 	)
 	for _, prefix := range []string{"", "/manam"} {
 		for _, rt := range routes {
-			r.Handle(prefix+rt.path, a.serve(prefix, rt.tenant, rt.h)).Methods(rt.methods...)
+			r.Handle(prefix+rt.path, a.serve(prefix, rt.tenant, rt.h)).Methods(append(rt.methods, http.MethodOptions)...)
 		}
 	}
 }
@@ -178,6 +178,9 @@ func (a *API) Mount(r *mux.Router) {
 // handler's error once.
 func (a *API) serve(prefix string, needTenant bool, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cors(w, r) {
+			return
+		}
 		c := &call{lang: i18n.Choose("", r.Header.Get("Accept-Language")), prefix: prefix}
 		p, err := readParams(r)
 		if err != nil {
@@ -202,6 +205,30 @@ func (a *API) serve(prefix string, needTenant bool, h handler) http.Handler {
 			a.fail(w, r, c, err)
 		}
 	})
+}
+
+// cors lets the documents' browser examples ($.ajax from the tenant's own
+// site, with the key in a custom header) call the API from any origin,
+// without credentials: no cookie goes with a cross-origin call, so an
+// answer tells a page nothing it could not learn by calling directly (the
+// key is public, and every other secret is in the request). The
+// cookie-session walkthroughs are same-origin or non-browser clients. It
+// answers a preflight itself (true).
+func cors(w http.ResponseWriter, r *http.Request) bool {
+	if r.Header.Get("Origin") == "" {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Add("Vary", "Origin")
+	if r.Method != http.MethodOptions {
+		return false
+	}
+	h.Set("Access-Control-Allow-Methods", "GET, POST")
+	h.Set("Access-Control-Allow-Headers", "Content-Type, Accept-Language, Authorization, customer_token, apieco_key, auth_token, refresh_token, access_token, user_type")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return true
 }
 
 // apiError is a failure with its documented shape.
