@@ -189,18 +189,26 @@ func (p *Provider) clientAuthentication(f *fosite.Fosite) fosite.ClientAuthentic
 // revokes its family, RFC 9700 §4.14; the token must be the tenant's).
 // Any refusal is ErrTokenRefused.
 func (p *Provider) RefreshTokens(ctx context.Context, clientID, refreshToken string) (*Tokens, error) {
-	client, err := p.Client(ctx, clientID)
-	if err != nil {
-		return nil, err
-	}
 	if refreshToken == "" || len(refreshToken) > 4096 {
 		return nil, ErrTokenRefused
 	}
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
+	out, _, err := p.grantFor(ctx, clientID, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}})
+	return out, err
+}
+
+// grantFor runs a grant at the token endpoint's handlers for a tenant the
+// caller has identified (no client authentication on the wire: see
+// clientAuthentication), and returns the tokens and whose they are. A
+// refusal is ErrTokenRefused; only our own failures are other errors.
+func (p *Provider) grantFor(ctx context.Context, clientID string, form url.Values) (*Tokens, string, error) {
+	client, err := p.Client(ctx, clientID)
+	if err != nil {
+		return nil, "", err
+	}
 	ctx = context.WithValue(context.WithoutCancel(ctx), legacyClientKey{}, fosite.Client(client))
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.Issuer+"/oauth2/token", strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	ar, err := p.oauth.NewAccessRequest(ctx, req, NewSession())
@@ -211,11 +219,11 @@ func (p *Provider) RefreshTokens(ctx context.Context, clientID, refreshToken str
 	if err != nil {
 		err = p.grantError(ctx, ar, err)
 		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
-			return nil, fmt.Errorf("provider: refresh: %w", err)
+			return nil, "", fmt.Errorf("provider: %s grant: %w", form.Get("grant_type"), err)
 		}
-		return nil, fmt.Errorf("%w: %s", ErrTokenRefused, fosite.ErrorToRFC6749Error(err).ErrorField)
+		return nil, "", fmt.Errorf("%w: %s", ErrTokenRefused, fosite.ErrorToRFC6749Error(err).ErrorField)
 	}
-	p.metrics.tokens.WithLabelValues("refresh_token").Inc()
+	p.metrics.tokens.WithLabelValues(form.Get("grant_type")).Inc()
 	out := &Tokens{AccessToken: resp.GetAccessToken(), Scope: strings.Join(ar.GetGrantedScopes(), " ")}
 	if v, ok := resp.GetExtra("refresh_token").(string); ok {
 		out.RefreshToken = v
@@ -229,7 +237,7 @@ func (p *Provider) RefreshTokens(ctx context.Context, clientID, refreshToken str
 	}
 	out.ExpiresAt = exp.UTC()
 	out.ExpiresIn = max(int64(time.Until(exp).Round(time.Second)/time.Second), 0)
-	return out, nil
+	return out, ar.GetSession().GetSubject(), nil
 }
 
 // TokenInfo is what an access token says.

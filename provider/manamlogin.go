@@ -3,11 +3,8 @@ package provider
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/ory/fosite"
 
@@ -77,46 +74,13 @@ func (p *Provider) LegacyAuthorizeURL(clientID, state, codeChallenge string) str
 // secret; the code is bound to the callback and the PKCE verifier), and
 // says whose they are. A refused code is ErrTokenRefused.
 func (p *Provider) ExchangeLegacyCode(ctx context.Context, clientID, code, verifier string) (*Tokens, string, error) {
-	client, err := p.Client(ctx, clientID)
-	if err != nil {
-		return nil, "", err
-	}
 	if code == "" || len(code) > 4096 {
 		return nil, "", ErrTokenRefused
 	}
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {p.legacyCallback()}, "code_verifier": {verifier}}
-	ctx = context.WithValue(context.WithoutCancel(ctx), legacyClientKey{}, fosite.Client(client))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.Issuer+"/oauth2/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, "", err
+	out, subject, err := p.grantFor(ctx, clientID, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {p.legacyCallback()}, "code_verifier": {verifier}})
+	if err == nil && subject == "" {
+		err = errors.New("provider: legacy code exchange: no subject")
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	sess := NewSession()
-	ar, err := p.oauth.NewAccessRequest(ctx, req, sess)
-	var resp fosite.AccessResponder
-	if err == nil {
-		resp, err = p.oauth.NewAccessResponse(ctx, ar)
-	}
-	if err != nil {
-		err = p.grantError(ctx, ar, err)
-		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
-			return nil, "", fmt.Errorf("provider: legacy code exchange: %w", err)
-		}
-		return nil, "", ErrTokenRefused
-	}
-	p.metrics.tokens.WithLabelValues("authorization_code").Inc()
-	out := &Tokens{AccessToken: resp.GetAccessToken(), Scope: strings.Join(ar.GetGrantedScopes(), " ")}
-	if v, ok := resp.GetExtra("refresh_token").(string); ok {
-		out.RefreshToken = v
-	}
-	if v, ok := resp.GetExtra("id_token").(string); ok {
-		out.IDToken = v
-	}
-	out.ExpiresAt = time.Now().Add(p.cfg.AccessTokenLifespan).UTC()
-	out.ExpiresIn = int64(p.cfg.AccessTokenLifespan / time.Second)
-	subject := ar.GetSession().GetSubject()
-	if subject == "" {
-		return nil, "", errors.New("provider: legacy code exchange: no subject")
-	}
-	return out, subject, nil
+	return out, subject, err
 }

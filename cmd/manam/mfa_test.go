@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"html"
-	"image/png"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -17,8 +15,6 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/oauth2"
 
@@ -307,19 +303,7 @@ func decodeQR(t *testing.T, b64 string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := png.Decode(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("QR code unreadable: %v", err)
-	}
-	return res.GetText()
+	return qrText(t, raw)
 }
 
 // TestSecondFactorAfterUpstream: an account that signs in with Google and
