@@ -209,7 +209,8 @@ func (a *API) signIn(ctx context.Context, w http.ResponseWriter, acct *storage.A
 	if err != nil {
 		return nil, nil, err
 	}
-	a.setCookie(w, sessionCookie, token, 0)
+	// As long as the session lives (12 h, the documents' Max-Age=43200).
+	a.setCookie(w, sessionCookie, token, int(time.Until(sess.Row.ExpiresAt)/time.Second))
 	return sess, tok, nil
 }
 
