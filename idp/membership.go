@@ -105,3 +105,32 @@ func (s *Service) Join(ctx context.Context, accountID, clientID, via string) err
 	}
 	return err
 }
+
+// SaveMemberProfile stores a member's profile together with the tenant's
+// role (nil: unchanged) and custom fields about it, in one transaction:
+// invalid input (FieldErrors) or a failure changes nothing.
+func (s *Service) SaveMemberProfile(ctx context.Context, accountID, clientID string, in ProfileInput, role *string, fields map[string]any) error {
+	name, p, fe := s.ParseProfile(in)
+	for k, v := range CheckMembership(role, fields) {
+		if fe == nil {
+			fe = FieldErrors{}
+		}
+		fe[k] = v
+	}
+	if len(fe) > 0 {
+		return fe
+	}
+	ps, ok := s.accounts.(ProfileStore)
+	if !ok {
+		return errors.New("idp: profile changes are not configured")
+	}
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := ps.UpdateProfile(ctx, accountID, name, p); err != nil {
+			return err
+		}
+		if role == nil && len(fields) == 0 {
+			return nil
+		}
+		return s.UpdateMembership(ctx, accountID, clientID, role, fields)
+	})
+}

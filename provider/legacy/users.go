@@ -229,19 +229,11 @@ func (a *API) editUser(w http.ResponseWriter, r *http.Request, c *call) error {
 			role = &v
 		}
 	}
-	for k, v := range idp.CheckMembership(role, fields) {
-		fe[k] = v
-	}
 	if len(fe) > 0 {
 		return fe
 	}
-	if err := a.IDP.SaveProfile(ctx, acct.ID, in); err != nil {
+	if err := a.IDP.SaveMemberProfile(ctx, acct.ID, c.tenant.ID, in, role, fields); err != nil {
 		return err
-	}
-	if role != nil || len(fields) > 0 {
-		if err := a.IDP.UpdateMembership(ctx, acct.ID, c.tenant.ID, role, fields); err != nil {
-			return err
-		}
 	}
 	saved, err := a.IDP.Account(ctx, acct.ID)
 	if err != nil {
