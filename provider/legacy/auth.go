@@ -22,7 +22,7 @@ func urlQuery(s string) string { return url.QueryEscape(s) }
 // mobile_seed when national.
 func identifier(c *call) (string, bool) {
 	email, mobile := c.p.get("email"), c.p.get("mobile", "phone_number")
-	byMobile := strings.EqualFold(c.p.get("type", "userType", "user_type"), "mobile") || (email == "" && mobile != "")
+	byMobile := strings.EqualFold(firstNonEmpty(c.p.get("type", "userType", "user_type"), c.userType), "mobile") || (email == "" && mobile != "")
 	if !byMobile {
 		return email, false
 	}

@@ -99,6 +99,8 @@ type call struct {
 	tenant *storage.Tenant // nil on routes that do not need the key
 	lang   i18n.Lang
 	prefix string // "" or "/manam": where the request came in
+	// userType is 001's user_type header (email or mobile), when sent.
+	userType string
 }
 
 // at is a location of this API as the caller reached it: under /manam/
@@ -181,7 +183,7 @@ func (a *API) serve(prefix string, needTenant bool, h handler) http.Handler {
 		if cors(w, r) {
 			return
 		}
-		c := &call{lang: i18n.Choose("", r.Header.Get("Accept-Language")), prefix: prefix}
+		c := &call{lang: i18n.Choose("", r.Header.Get("Accept-Language")), prefix: prefix, userType: r.Header.Get("user_type")}
 		p, err := readParams(r)
 		if err != nil {
 			var mbe *http.MaxBytesError
