@@ -395,14 +395,16 @@ func (b *base) links(c *call, confirm func(token string) string) idp.Links {
 		confirm = func(token string) string { return b.d.Issuer + "/confirm?token=" + url.QueryEscape(token) }
 	}
 	return idp.Links{
-		Confirm:     confirm,
-		Reset:       func(token string) string { return b.d.Issuer + "/recover/reset?token=" + url.QueryEscape(token) },
-		ChangeEmail: func(token string) string { return b.d.Issuer + "/account/email/confirm?token=" + url.QueryEscape(token) },
-		SignIn:      b.d.Issuer + "/",
-		Recover:     b.d.Issuer + "/recover",
-		Product:     c.tenant.Name,
-		Lang:        c.lang,
-		ClientID:    c.tenant.ID,
+		Confirm: confirm,
+		Reset:   func(token string) string { return b.d.Issuer + "/recover/reset?token=" + url.QueryEscape(token) },
+		ChangeEmail: func(token string) string {
+			return b.d.Issuer + "/account/email/confirm?token=" + url.QueryEscape(token)
+		},
+		SignIn:   b.d.Issuer + "/",
+		Recover:  b.d.Issuer + "/recover",
+		Product:  c.tenant.Name,
+		Lang:     c.lang,
+		ClientID: c.tenant.ID,
 	}
 }
 

@@ -19,13 +19,14 @@ import (
 type jwtAuth struct {
 	*base
 	// exists limits GET /api/exist-email per client address (10 at once,
-	// then one every 6 s); resend limits resend-email-verification (5,
-	// then one a minute).
+	// then one every 6 s); resend limits resend-email-verification (10,
+	// then one a minute; the account's own limit of a mail a minute and
+	// five a day applies too).
 	exists, resend *idp.Throttle
 }
 
 func newJWTAuth(b *base) *jwtAuth {
-	return &jwtAuth{base: b, exists: idp.NewThrottle(10, 6*time.Second, b.d.Now), resend: idp.NewThrottle(5, time.Minute, b.d.Now)}
+	return &jwtAuth{base: b, exists: idp.NewThrottle(10, 6*time.Second, b.d.Now), resend: idp.NewThrottle(10, time.Minute, b.d.Now)}
 }
 
 func (j *jwtAuth) endpoints() []endpoint {
