@@ -371,7 +371,9 @@ func TestDialectVendorAuthorization(t *testing.T) {
 				{"broken JSON", "text/plain", `{"email":"` + alice + `",`, 400, `{"status":400,"error":400,"messages":{"status":false,"message":"The request body is not valid JSON."}}`},
 			}
 			for _, f := range failures {
-				t.Run(f.name, func(t *testing.T) { expectJSON(t, f.name, d.send("POST", "/v1/authorization", f.ct, f.body), f.status, f.want) })
+				t.Run(f.name, func(t *testing.T) {
+					expectJSON(t, f.name, d.send("POST", "/v1/authorization", f.ct, f.body), f.status, f.want)
+				})
 			}
 			a = d.send("GET", "/v1/authorization", noCT, "")
 			expectJSON(t, "GET", a, 405, `{"status":405,"error":405,"messages":{"status":false,"message":"Use the POST method for this address."}}`)
@@ -426,7 +428,9 @@ func TestDialectAuthorizationAPI(t *testing.T) {
 				{"name and confirmation missing", `{"email":"` + bob + `","password":"` + bobPass + `"}`, `{"errors":["Full name can't be null or empty.","Confirm password can't be null or empty."]}`},
 			}
 			for _, f := range signupFailures {
-				t.Run("signup: "+f.name, func(t *testing.T) { expectJSON(t, f.name, d.json("POST", "/api/authorization/signup", f.body), 422, f.want) })
+				t.Run("signup: "+f.name, func(t *testing.T) {
+					expectJSON(t, f.name, d.json("POST", "/api/authorization/signup", f.body), 422, f.want)
+				})
 			}
 			signup := `{"email":"` + bob + `","fullName":"Bob Builder","password":"` + bobPass + `","confirmPassword":"` + bobPass + `"}`
 			a = d.json("POST", "/api/authorization/signup", signup)
@@ -497,7 +501,9 @@ func TestDialectAuthorizationAPI(t *testing.T) {
 				{"wrong current password", `{"newPassword":"` + newPass + `","confirmPassword":"` + newPass + `","currentPassword":"not it at all"}`, `{"errors":["This is not your current password."]}`},
 			}
 			for _, f := range passwordFailures {
-				t.Run("password: "+f.name, func(t *testing.T) { expectJSON(t, f.name, d.json("PUT", "/api/authorization/password", f.body), 422, f.want) })
+				t.Run("password: "+f.name, func(t *testing.T) {
+					expectJSON(t, f.name, d.json("PUT", "/api/authorization/password", f.body), 422, f.want)
+				})
 			}
 			a = d.json("PUT", "/api/authorization/password", `{"newPassword":"123456","confirmPassword":"123456"}`)
 			if es, _ := a.m()["errors"].([]any); a.status != 422 || len(es) != 1 {

@@ -23,6 +23,8 @@ func TestEveryPhraseHasPersian(t *testing.T) {
 		"../../provider/*.go": {regexp.MustCompile(`Error\(w, r, [^,]+, "([^"]+)", "([^"]+)"`), regexp.MustCompile(`msg = "([^"]+)"`)},
 		"../../provider/legacy/*.go": {regexp.MustCompile(`refuse\("([^"]+)"`), regexp.MustCompile(`(?:success|shape)\(c, "([^"]+)"`), regexp.MustCompile(`message: +"([^"]+)"`),
 			regexp.MustCompile(`a\.t\(c, "([^"]+)"`), regexp.MustCompile(`(?:msg|message) :?= "([^"]+)"`), regexp.MustCompile(`FieldErrors\{"[a-z_]+": "([^"]+)"\}`), regexp.MustCompile(`fe\["[a-z_]+"\] = "([^"]+)"`)},
+		"../../provider/dialects/*.go": {
+			regexp.MustCompile(`say\("([^"]+)"`)},
 		"../*.go": {regexp.MustCompile(`FieldErrors\{"[a-z_]+": "([^"]+)"\}`), regexp.MustCompile(`fe\["[a-z_]+"\] = "([^"]+)"`), regexp.MustCompile(`return "([A-Z][^"]+)"`), regexp.MustCompile(`i18n\.T\([a-zA-Z.]+, "([^"]+)"`)},
 	}
 	seen := 0

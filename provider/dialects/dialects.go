@@ -219,7 +219,7 @@ type phrase struct {
 }
 
 // say makes a phrase; every user-facing text of this package goes
-// through it (the catalog test scans for say("…")).
+// through it (the catalog test scans for calls of say).
 func say(key string, args ...any) phrase { return phrase{key: key, args: args} }
 
 func (p phrase) in(l i18n.Lang) string { return i18n.T(l, p.key, p.args...) }
