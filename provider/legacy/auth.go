@@ -77,6 +77,13 @@ func (a *API) register(w http.ResponseWriter, r *http.Request, c *call) error {
 		}
 	}
 	if len(fe) > 0 {
+		// Every problem at once: the password's too (Register checks it
+		// only when it runs).
+		if msg := idp.CheckPassword(c.p.get("password"), ident); msg != "" {
+			fe["password"] = msg
+		} else if c.p.get("password") != c.p.get("confirm_password", "password_confirm") {
+			fe["password_confirm"] = "The two passwords differ."
+		}
 		return fe
 	}
 	reg := idp.Registration{Email: ident, Password: c.p.get("password"), PasswordConfirm: c.p.get("confirm_password", "password_confirm"),
@@ -397,7 +404,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request, c *call) er
 		body := a.sessionBody(r, c, nil)
 		errs := map[string][]string{}
 		for k, v := range fe {
-			errs[k] = []string{a.t(c, v)}
+			errs[docField(k)] = []string{a.t(c, v)}
 		}
 		body["status"], body["errors"] = "failure", errs
 		a.write(w, http.StatusUnauthorized, body)

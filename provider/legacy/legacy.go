@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -174,6 +175,42 @@ func (a *API) Mount(r *mux.Router) {
 			r.Handle(prefix+rt.path, a.serve(prefix, rt.tenant, rt.h)).Methods(append(rt.methods, http.MethodOptions)...)
 		}
 	}
+	// A known path with another method: 405 in the documents' shape, not
+	// the router's OAuth error. After every route, so that it shadows no
+	// method of a path.
+	allow := map[string][]string{}
+	var paths []string
+	for _, rt := range routes {
+		if allow[rt.path] == nil {
+			paths = append(paths, rt.path)
+		}
+		allow[rt.path] = append(allow[rt.path], rt.methods...)
+	}
+	for _, prefix := range []string{"", "/manam"} {
+		for _, p := range paths {
+			r.Handle(prefix+p, a.wrongMethod(prefix, allow[p]))
+		}
+	}
+}
+
+// wrongMethod answers 405 with the methods a path takes.
+func (a *API) wrongMethod(prefix string, methods []string) http.Handler {
+	var allow []string
+	for _, m := range methods {
+		if !slices.Contains(allow, m) {
+			allow = append(allow, m)
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cors(w, r) {
+			return
+		}
+		c := &call{lang: i18n.Choose("", r.Header.Get("Accept-Language")), prefix: prefix}
+		body := a.shape(c, "", "/")
+		body["message"] = i18n.T(c.lang, "Use the %s method for this address.", strings.Join(allow, " or "))
+		w.Header().Set("Allow", strings.Join(append(slices.Clone(allow), http.MethodOptions), ", "))
+		a.write(w, http.StatusMethodNotAllowed, body)
+	})
 }
 
 // serve reads the request (parameters, language, tenant) and maps the
@@ -275,7 +312,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, c *call, err error) {
 	if len(ae.errs) > 0 {
 		errs := map[string][]string{}
 		for k, v := range ae.errs {
-			errs[k] = []string{i18n.T(c.lang, v)}
+			errs[docField(k)] = []string{i18n.T(c.lang, v)}
 		}
 		body["errors"] = errs
 	}
@@ -283,6 +320,18 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, c *call, err error) {
 		body[k] = v
 	}
 	a.write(w, ae.status, body)
+}
+
+// docFields are the documents' spellings of the fields the account
+// service names otherwise: errors name the field the caller sent.
+var docFields = map[string]string{"first_name": "firstname", "last_name": "lastname", "picture_url": "picture",
+	"linkedin_id": "linkedIn_id", "password_confirm": "confirm_password"}
+
+func docField(k string) string {
+	if d, ok := docFields[k]; ok {
+		return d
+	}
+	return k
 }
 
 // shape is the documents' message shape: location, message, status
