@@ -548,6 +548,18 @@ func lxRegisterCases() []lxCase {
 			lxExpect(t, "register with the secret", r, 200, lxShape001Register)
 			lxEqual(t, "register with the secret", r, map[string]any{"role": "admin", "mobile": m2})
 		}},
+		{"001 register: jQuery form (custome_fields as jQuery encodes the array, bithday)", func(t *testing.T, x *lxEnv, lc *lxClient) {
+			mobile, e164 := x.lxMobile()
+			form := url.Values{"type": {"mobile"}, "tenant_confirm_url": {lxTenantSite + "/confirm"}, "tenant_email": {"info@tenant.com"},
+				"firstname": {"firstname"}, "lastname": {"lastname"}, "mobile": {mobile}, "mobile_seed": {"+98"}, "password": {lxPass},
+				"confirm_password": {lxPass}, "bithday": {"1370-01-03"}, "role": {"admin"},
+				"custome_fields[0][phone]": {"887219031"}, "custome_fields[0][address]": {"Tehran"}}
+			r := lc.lxCall(lxReq{method: "POST", path: "/manam/auth/register", hdr: lxKey001(x.app), ctype: "application/x-www-form-urlencoded; charset=UTF-8", body: form.Encode()})
+			lxExpect(t, "register", r, 200, lxShape001Register)
+			lxEqual(t, "register", r, map[string]any{"mobile": mobile, "mobile_seed": "+98", "birthday": "1370-01-03", "firstname": "firstname",
+				"tenant_email": "info@tenant.example", "role": "", "custome_fields": []any{map[string]any{"phone": "887219031", "address": "Tehran"}}})
+			x.lxSMS(t, e164, 1)
+		}},
 		{"001 register: tenant_confirm_url on another site is refused", func(t *testing.T, x *lxEnv, lc *lxClient) {
 			before := x.lxRows(t)
 			for _, page := range []string{"https://evil.example/confirm", "http://tenant.example/confirm", "tenant.com/confirm"} {
@@ -653,6 +665,16 @@ func lxConfirmCases() []lxCase {
 			r = lc.lxCall(lxReq{method: "POST", path: "/manam/auth/login", hdr: lxKey001(x.strict), body: lxJSON(map[string]string{"type": "mobile", "mobile": mobile, "password": lxPass})})
 			lxExpect(t, "login by mobile", r, 200, lxShape001Login)
 		}},
+		{"001 confirm_sms: GET confirm_email/<code> (its HTTP Request line) with the registration cookie", func(t *testing.T, x *lxEnv, lc *lxClient) {
+			mobile, e164 := x.lxMobile()
+			r := lc.lxCall(lxReq{method: "POST", path: "/manam/auth/register", hdr: lxKey001(x.strict),
+				body: lxJSON(map[string]string{"type": "mobile", "mobile": mobile, "password": lxPass, "confirm_password": lxPass})})
+			lxExpect(t, "register", r, 200, nil)
+			code := x.lxSMS(t, e164, 1)
+			r = lc.lxCall(lxReq{method: "GET", path: "/manam/auth/confirm_email/" + code, hdr: lxKey001(x.strict)})
+			lxSuccess(t, "confirm_email/<code>", r, "You have successfully confirmed your account.")
+			lxFailure(t, "again", lc.lxCall(lxReq{method: "GET", path: "/manam/auth/confirm_email/" + code, hdr: lxKey001(x.strict)}), 401, "Your confirmation is unsuccess")
+		}},
 		{"001 confirm_sms: mobile in the body, jQuery form, another client", func(t *testing.T, x *lxEnv, lc *lxClient) {
 			mobile, e164 := x.lxMobile()
 			r := lc.lxCall(lxReq{method: "POST", path: "/manam/auth/register", hdr: lxKey001(x.strict),
@@ -696,6 +718,23 @@ func lxConfirmCases() []lxCase {
 				t.Fatalf("%d mails to a confirmed address", n)
 			}
 			lxFailure(t, "no address", lc.lxCall(lxReq{method: "POST", path: "/manam/auth/send_confirm_email", hdr: lxKey001(x.app), body: `{}`}), 401, "Your confirmation is unsuccess.")
+		}},
+		{"001 send_confirm_email: its HTTP Request line, GET /auth/new_confirm_sms/<email>, and GET with a query", func(t *testing.T, x *lxEnv, lc *lxClient) {
+			hash, _ := bcrypt.GenerateFromPassword([]byte(lxPass), bcrypt.MinCost)
+			a, b := x.lxUnique("imp"), x.lxUnique("imp")
+			file := filepath.Join(t.TempDir(), "u.jsonl")
+			lines := `{"email":"` + a + `","password_hash":"` + string(hash) + `"}` + "\n" + `{"email":"` + b + `","password_hash":"` + string(hash) + `"}` + "\n"
+			if err := os.WriteFile(file, []byte(lines), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			x.srv.cli(t, "user", "import", file)
+			r := lc.lxCall(lxReq{method: "GET", path: "/manam/auth/new_confirm_sms/" + a, hdr: lxKey001(x.app)})
+			lxExpect(t, "new_confirm_sms/<email>", r, 200, lxShapeMessage)
+			link, _ := x.lxMailLink(t, a, 1, lxTenantSite+"/confirm?cnf=")
+			r = lc.lxCall(lxReq{method: "GET", path: "/manam/auth/send_confirm_email?email=" + url.QueryEscape(b), hdr: lxKey001(x.app)})
+			lxExpect(t, "GET send_confirm_email", r, 200, lxShapeMessage)
+			x.lxMailLink(t, b, 1, lxTenantSite+"/confirm?cnf=")
+			lxSuccess(t, "confirm", lc.lxCall(lxReq{method: "GET", path: "/auth/confirm/" + url.PathEscape(lxToken(t, link)) + "/" + x.app.CustomerToken}), "")
 		}},
 		{"001 send_confirm_sms and /auth/new_confirm_sms/<…>", func(t *testing.T, x *lxEnv, lc *lxClient) {
 			mobile, e164 := x.lxMobile()
@@ -876,6 +915,12 @@ func lxRecoverCases() []lxCase {
 				t.Fatalf("known %d %s, unknown %d %s", known.status, known.raw, unknown.status, unknown.raw)
 			}
 			x.lxUnchanged(t, "recovery of an unknown address", before)
+			// 000's jQuery example: a form, with an auth_token header too.
+			form := lc.lxCall(lxReq{method: "POST", path: "/auth/recover", hdr: append(lxKey000(x.app), "auth_token", "..."), ctype: "application/x-www-form-urlencoded",
+				body: url.Values{"email": {"nobody-" + email}}.Encode()})
+			if form.raw != known.raw {
+				t.Fatalf("000 jQuery recover: %d %s", form.status, form.raw)
+			}
 			lxFailure(t, "no address", lc.lxCall(lxReq{method: "POST", path: "/manam/auth/recover", hdr: lxKey001(x.app), body: `{}`}), 401, "There is an error here to recover password.")
 		}},
 	}

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -226,6 +228,12 @@ func (a *API) signIn(ctx context.Context, w http.ResponseWriter, acct *storage.A
 // the body.
 func (a *API) confirmEmail(w http.ResponseWriter, r *http.Request, c *call) error {
 	cnf := firstNonEmpty(mux.Vars(r)["cnf"], c.p.get("cnf", "token"))
+	// 001's Confirm SMS gives confirm_email/<cnf> as its HTTP Request
+	// line: a texted code (digits; a link token never is) is that call.
+	if smsCode(cnf) {
+		c.p.body["cnf"] = cnf
+		return a.confirmSMS(w, r, c)
+	}
 	if _, err := a.IDP.ConfirmEmail(r.Context(), cnf); errors.Is(err, idp.ErrInvalidToken) {
 		return refuse("Your confirmation is unsuccess", "/")
 	} else if err != nil {
@@ -233,6 +241,13 @@ func (a *API) confirmEmail(w http.ResponseWriter, r *http.Request, c *call) erro
 	}
 	a.write(w, http.StatusOK, a.success(c, "You have successfully confirmed your account.", "/"))
 	return nil
+}
+
+// smsCode tells whether s looks like a texted code: 4 to 8 digits
+// (ASCII or Persian).
+func smsCode(s string) bool {
+	n := utf8.RuneCountInString(s)
+	return n >= 4 && n <= 8 && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsDigit(r) }) < 0
 }
 
 // confirmSMS serves POST /auth/confirm_sms: the code (cnf) texted at
@@ -279,6 +294,17 @@ func (a *API) sendConfirmEmail(w http.ResponseWriter, r *http.Request, c *call) 
 // /auth/new_confirm_sms/<mobile>): a new code, if the number has an
 // unconfirmed account (the same answer either way).
 func (a *API) sendConfirmSMS(w http.ResponseWriter, r *http.Request, c *call) error {
+	// 001's Send Confirm Email gives new_confirm_sms/<cnf> as its HTTP
+	// Request line: with an e-mail address (in the path, or in the body
+	// without a mobile) it is that call.
+	if strings.Contains(r.URL.Path, "/new_confirm_sms") {
+		if v := mux.Vars(r)["mobile"]; strings.Contains(v, "@") {
+			c.p.body["email"] = v
+			return a.sendConfirmEmail(w, r, c)
+		} else if v == "" && c.p.get("mobile", "phone_number") == "" && c.p.get("email") != "" {
+			return a.sendConfirmEmail(w, r, c)
+		}
+	}
 	mobile := firstNonEmpty(mux.Vars(r)["mobile"], c.p.get("mobile", "phone_number"))
 	if seed := c.p.get("mobile_seed"); seed != "" {
 		if m, err := idp.NormalizeMobile(mobile, seed); err == nil {

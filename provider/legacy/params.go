@@ -226,13 +226,36 @@ func (p *params) has(names ...string) bool {
 	return ok
 }
 
+// bracketFields reads custome_fields as jQuery form-encodes the documents'
+// data object: custome_fields[0][phone]=…&custome_fields[0][address]=…
+// (or custome_fields[phone]=…), merged by their last key; nil if none.
+func (p *params) bracketFields(names ...string) map[string]any {
+	var out map[string]any
+	for k, v := range p.body {
+		for _, n := range names {
+			rest, ok := strings.CutPrefix(k, n+"[")
+			if !ok || !strings.HasSuffix(rest, "]") {
+				continue
+			}
+			segs := strings.Split(strings.TrimSuffix(rest, "]"), "][")
+			if key := segs[len(segs)-1]; key != "" {
+				if out == nil {
+					out = map[string]any{}
+				}
+				out[key] = v
+			}
+		}
+	}
+	return out
+}
+
 // fields decodes the documents' custome_fields: an object, an array of
 // objects (merged), or either as a JSON string. ok is false when the value
 // is none of these.
 func (p *params) fields(names ...string) (map[string]any, bool) {
 	v, found := p.lookup(names...)
 	if !found {
-		return nil, true
+		return p.bracketFields(names...), true
 	}
 	if s, isText := v.(string); isText {
 		s = strings.TrimSpace(s)
