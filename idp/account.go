@@ -38,7 +38,14 @@ func (s *Service) ChangePassword(ctx context.Context, sess *Session, current, pa
 	if len(fe) > 0 {
 		return fe
 	}
-	hash, err := s.pw.Hash(ctx, password)
+	return s.replacePassword(ctx, a, sess, password)
+}
+
+// replacePassword stores a checked new password for a signed-in account:
+// every other session of the account and all its tokens end, in the same
+// transaction.
+func (s *Service) replacePassword(ctx context.Context, a *storage.Account, sess *Session, password string) error {
+	hash, err := s.pw.Hash(ctx, password) // outside the transaction: it is slow
 	if err != nil {
 		return err
 	}

@@ -41,17 +41,5 @@ func (s *Service) ChangePasswordRecent(ctx context.Context, sess *Session, maxAg
 	if password != confirm {
 		return FieldErrors{"password_confirm": "The two passwords differ."}
 	}
-	hash, err := s.pw.Hash(ctx, password)
-	if err != nil {
-		return err
-	}
-	return s.life.InTx(ctx, func(ctx context.Context) error {
-		if err := s.accounts.SetPasswordHash(ctx, a.ID, hash); err != nil {
-			return err
-		}
-		if err := s.life.Sessions.DeleteSessionsOf(ctx, a.ID, sess.Row.ID); err != nil {
-			return err
-		}
-		return s.life.Revoker.RevokeSubject(ctx, a.ID)
-	})
+	return s.replacePassword(ctx, a, sess, password)
 }
