@@ -880,7 +880,7 @@ func lxRecoverCases() []lxCase {
 			email := x.lxUser(t, "Recover3")
 			tok := recoverLink(t, x, lc, lxReq{method: "POST", path: "/manam/auth/recover", hdr: lxKey001(x.app), ctype: "application/x-www-form-urlencoded",
 				body: url.Values{"type": {"email"}, "email": {email}}.Encode()}, email)
-			bad := lc.lxCall(lxReq{method: "POST", path: "/manam/auth/changepassword", hdr: lxKey001(x.app),
+			bad := lc.lxCall(lxReq{method: "POST", path: "/auth/changepassword", hdr: lxKey000(x.app),
 				body: lxJSON(map[string]string{"token": "...", "password": lxNewPass, "confirm_password": lxNewPass})})
 			lxExpect(t, "invalid token", bad, 401, lxShapeChangeFailure)
 			lxEqual(t, "invalid token", bad, map[string]any{"errors": map[string]any{"": []any{"recovery token is invalid"}}, "status": "failure"})
