@@ -88,7 +88,6 @@ func New(d Deps) (*API, error) {
 // ab_blog and a csrf_token cookie; the others are this server's.
 const (
 	sessionCookie = "ab_blog"
-	csrfCookie    = "csrf_token"
 	pendingCookie = "ab_pending"  // a sign-in waiting for its second factor
 	proofCookie   = "ab_2fa_mail" // the e-mail step before enrolling a factor
 	mobileCookie  = "ab_mobile"   // the number just registered, for confirm_sms
