@@ -85,7 +85,8 @@ func New(d Deps) (*API, error) {
 }
 
 // Cookie names: the documents' walkthroughs carry a session cookie named
-// ab_blog and a csrf_token cookie; the others are this server's.
+// ab_blog (kept) and a csrf_token cookie (not set here: see
+// docs/legacy-api.md); the others are this server's.
 const (
 	sessionCookie = "ab_blog"
 	pendingCookie = "ab_pending"  // a sign-in waiting for its second factor
