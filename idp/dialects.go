@@ -31,15 +31,8 @@ func (s *Service) ChangePasswordRecent(ctx context.Context, sess *Session, maxAg
 	if err != nil {
 		return err
 	}
-	email := ""
-	if a.Email != nil {
-		email = *a.Email
-	}
-	if msg := CheckPassword(password, email); msg != "" {
-		return FieldErrors{"password": msg}
-	}
-	if password != confirm {
-		return FieldErrors{"password_confirm": "The two passwords differ."}
+	if err := checkNewPassword(a, password, confirm); err != nil {
+		return err
 	}
 	return s.replacePassword(ctx, a, sess, password)
 }

@@ -113,15 +113,8 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, confirm st
 		if err != nil {
 			return err
 		}
-		email := ""
-		if a.Email != nil {
-			email = *a.Email
-		}
-		if msg := CheckPassword(password, email); msg != "" {
-			return FieldErrors{"password": msg}
-		}
-		if password != confirm {
-			return FieldErrors{"password_confirm": "The two passwords differ."}
+		if err := checkNewPassword(a, password, confirm); err != nil {
+			return err
 		}
 		acct, err = s.finishReset(ctx, a, hash, func() error {
 			if a.Email != nil && *a.Email == c.Target && !a.EmailVerified {
@@ -267,4 +260,20 @@ func (s *Service) ResetWithCode(ctx context.Context, mobile, code, password, con
 		return err
 	})
 	return acct, err
+}
+
+// checkNewPassword checks a new password for an account against the
+// policy and its confirmation (FieldErrors).
+func checkNewPassword(a *storage.Account, password, confirm string) error {
+	email := ""
+	if a.Email != nil {
+		email = *a.Email
+	}
+	if msg := CheckPassword(password, email); msg != "" {
+		return FieldErrors{"password": msg}
+	}
+	if password != confirm {
+		return FieldErrors{"password_confirm": "The two passwords differ."}
+	}
+	return nil
 }
