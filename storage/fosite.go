@@ -375,7 +375,10 @@ func (s *FositeStore) DeleteRefreshTokenSession(ctx context.Context, signature s
 // inactive. Rows are kept until they expire so a later reuse is recognised.
 func (s *FositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
 	if err := s.db.write(ctx, func(g *gorm.DB) error {
-		return g.Table(tableRefresh).Where("request_id = ?", requestID).Update("active", false).Error
+		// Only the active rows: a refresh family keeps one row per rotation
+		// (all with the request id), and rewriting the inactive ones made
+		// every refresh cost more than the one before.
+		return g.Table(tableRefresh).Where("request_id = ? AND active = ?", requestID, true).Update("active", false).Error
 	}); err != nil {
 		return fmt.Errorf("storage: revoke refresh tokens: %w", err)
 	}

@@ -313,7 +313,7 @@ func (b *bench) runBackend(ctx context.Context, name string) (br backendResult) 
 		return fail(err)
 	}
 	out, err := runCLI(ctx, b.opt.bin, env, "tenant", "create", "--name", "Bench", "--redirect-uri", redirectURI, "--first-party",
-		"--grant", "authorization_code,refresh_token,client_credentials", "--json")
+		"--grant", "authorization_code,refresh_token,client_credentials", "--scope", "openid,profile,email,phone,offline_access", "--json")
 	if err != nil {
 		return fail(err)
 	}

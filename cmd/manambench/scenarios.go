@@ -29,8 +29,9 @@ const (
 
 // tenant is a tenant created with `manam tenant create --json`.
 type tenant struct {
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
+	ClientID      string `json:"client_id"`
+	ClientSecret  string `json:"client_secret"`
+	CustomerToken string `json:"customer_token"` // the legacy API's tenant key
 }
 
 // basicAuth is the client_secret_basic header value (RFC 6749 §2.3.1:
@@ -106,7 +107,7 @@ func trivialScenario(origin string) scenario {
 }
 
 // scenarioNames are the manam scenarios, in the order they run.
-var scenarioNames = []string{"discovery", "cc-opaque", "cc-jwt", "introspect", "userinfo", "code-flow", "login", "login-flood", "register"}
+var scenarioNames = []string{"discovery", "cc-opaque", "cc-jwt", "introspect", "userinfo", "code-flow", "refresh", "legacy-refresh", "login", "login-flood", "register"}
 
 func (t *target) scenario(name string) scenario {
 	o := t.origin
@@ -155,6 +156,8 @@ func (t *target) scenario(name string) scenario {
 				_, err := t.codeFlow(ctx, w, "openid", false)
 				return err
 			}}
+	case "refresh", "legacy-refresh":
+		return t.refreshScenario(name)
 	case "login":
 		return t.loginScenario(name, 0)
 	case "login-flood":
@@ -366,4 +369,51 @@ func verifyJWT(tok string, set *jose.JSONWebKeySet) (verifiedJWT, error) {
 		return verifiedJWT{}, fmt.Errorf("signature: %w", err)
 	}
 	return verifiedJWT{alg: h.Algorithm, payload: payload}, nil
+}
+
+// refreshScenario rotates a refresh token, each worker its own: at
+// /oauth2/token with the tenant's secret ("refresh"), or at the legacy
+// API's /auth/refreshToken with only the tenant key ("legacy-refresh",
+// the same grant run on the tenant's behalf). Each worker first signs in
+// once through the legacy API's /auth/login for its first refresh token.
+func (t *target) refreshScenario(name string) scenario {
+	o := t.origin
+	next := func(body []byte, w *worker) error {
+		var tr struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		if err := json.Unmarshal(body, &tr); err != nil || tr.RefreshToken == "" {
+			return fmt.Errorf("%s: no refresh token in %.200s", name, body)
+		}
+		w.state = tr.RefreshToken
+		return nil
+	}
+	return scenario{name: name, unit: "req",
+		setup: func(ctx context.Context, w *worker) error {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, o+"/auth/login",
+				strings.NewReader(`{"email":"`+benchEmail+`","password":"`+benchPassword+`"}`))
+			req.Header["Content-Type"] = []string{"application/json"}
+			req.Header["customer_token"] = []string{t.bench.CustomerToken}
+			body, err := w.expect(req, http.StatusOK, wantAccessToken)
+			if err != nil {
+				return err
+			}
+			return next(body, w)
+		},
+		do: func(ctx context.Context, w *worker) error {
+			rt, _ := w.state.(string)
+			var req *http.Request
+			if name == "refresh" {
+				req = postForm(ctx, o+"/oauth2/token", "grant_type=refresh_token&refresh_token="+url.QueryEscape(rt), t.benchAuth)
+			} else {
+				req, _ = http.NewRequestWithContext(ctx, http.MethodPost, o+"/auth/refreshToken", nil)
+				req.Header["customer_token"] = []string{t.bench.CustomerToken}
+				req.Header["refresh_token"] = []string{rt}
+			}
+			body, err := w.expect(req, http.StatusOK, wantAccessToken)
+			if err != nil {
+				return err
+			}
+			return next(body, w)
+		}}
 }
