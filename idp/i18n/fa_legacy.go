@@ -18,6 +18,7 @@ var faLegacy = map[string]string{
 	"Login with Manam is not offered here.":                                                                "ورود با منم در اینجا در دسترس نیست.",
 	"No member of this application has this e-mail address or mobile number.":                              "هیچ عضوی از این برنامه این نشانی ایمیل یا شمارهٔ همراه را ندارد.",
 	"Only the application itself (with its client secret) sets roles.":                                     "تنها خود برنامه (با رمز کلاینت خود) نقش‌ها را تعیین می‌کند.",
+	"Only the application itself (with its client secret) sets custom fields.":                             "تنها خود برنامه (با رمز کلاینت خود) فیلدهای سفارشی را تعیین می‌کند.",
 	"Send a code from your authenticator app (or a recovery code).":                                        "کدی از برنامهٔ احراز هویت خود (یا یک کد بازیابی) بفرستید.",
 	"Send the code from your authenticator app (or a recovery code).":                                      "کد برنامهٔ احراز هویت خود (یا یک کد بازیابی) را بفرستید.",
 	"Send the mobile number the code was sent to.":                                                         "شمارهٔ همراهی را که کد به آن فرستاده شد بفرستید.",

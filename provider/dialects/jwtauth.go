@@ -142,6 +142,16 @@ func (j *jwtAuth) verify(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
+	// Only a link of this tenant's own registration signs in here: a link
+	// mailed for another tenant (to its confirmation page) proves the
+	// mailbox to that tenant, not to this one. The address is confirmed
+	// either way; the owner signs in with the password.
+	if _, err := j.d.Accounts.Membership(ctx, acct.ID, c.tenant.ID); errors.Is(err, idp.ErrNotMember) {
+		writeJSON(w, http.StatusOK, pair(nil))
+		return nil
+	} else if err != nil {
+		return err
+	}
 	_, sess, err := j.startSession(ctx, c, acct, false)
 	if err != nil {
 		return err

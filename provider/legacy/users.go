@@ -219,6 +219,10 @@ func (a *API) editUser(w http.ResponseWriter, r *http.Request, c *call) error {
 	fields, ok := c.p.fields("custome_fields", "custom_fields")
 	if !ok {
 		fe["custome_fields"] = "Send custom fields as an object or a list of objects."
+	} else if len(fields) > 0 && !server {
+		// The tenant's own attributes of its member (002 answers them as
+		// the vendor's settings): not the member's to write.
+		fe["custome_fields"] = "Only the application itself (with its client secret) sets custom fields."
 	}
 	var role *string
 	if c.p.has("role") {
