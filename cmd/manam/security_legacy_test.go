@@ -116,6 +116,34 @@ func TestSxCustomFieldsNeedTenantSecret(t *testing.T) {
 	}
 }
 
+// TestSxRegisterHonoursRequireMFA: a tenant that allows sign-in before
+// confirmation hands tokens out at registration; a tenant that also
+// requires a second factor must not (the new account has none: it enrols
+// one first, as /auth/login says). Before the fix registration answered a
+// pwd-only access and refresh token and an ab_blog session.
+func TestSxRegisterHonoursRequireMFA(t *testing.T) {
+	srv := startServer(t, "sqlite:"+t.TempDir()+"/m.db", nil)
+	strict := srv.createTenant(t, legacyTenantArgs("--allow-unconfirmed", "--require-mfa")...)
+	lc := newLegacyClient(t, srv.URL, map[string]string{"customer_token": strict.CustomerToken})
+	const mallory = "mallory@example.com"
+	a := lc.call("POST", "/auth/register", `{"name":"M","email":"`+mallory+`","password":"`+alicePass+`","confirm_password":"`+alicePass+`"}`)
+	if a.status != http.StatusOK || a.str("status") != "success" {
+		t.Fatalf("register: %d %s", a.status, a.raw)
+	}
+	if a.str("access_token") != "" || a.str("refresh_token") != "" || strings.Contains(strings.Join(a.header.Values("Set-Cookie"), ";"), "ab_blog=") {
+		t.Fatalf("registration with a tenant that requires a second factor: tokens or a session without one: %s %v", a.raw, a.header.Values("Set-Cookie"))
+	}
+	// Signing in asks for the enrolment, as before.
+	lc.expect("login", lc.call("POST", "/auth/login", `{"email":"`+mallory+`","password":"`+alicePass+`"}`), 401, map[string]any{"account_url": srv.URL + "/account"})
+	// Without the requirement, registration still signs in.
+	easy := srv.createTenant(t, legacyTenantArgs("--allow-unconfirmed")...)
+	lc2 := newLegacyClient(t, srv.URL, map[string]string{"customer_token": easy.CustomerToken})
+	a = lc2.call("POST", "/auth/register", `{"name":"B","email":"bob@example.com","password":"`+alicePass+`","confirm_password":"`+alicePass+`"}`)
+	if a.status != http.StatusOK || a.str("access_token") == "" {
+		t.Fatalf("register with an easy tenant: %d %s", a.status, a.raw)
+	}
+}
+
 // TestSxVerifyLinkIsTheTenants: 004's verify-email signs in the owner of
 // a confirmation link; a link mailed for another tenant's registration
 // (whose confirmation page that tenant serves) confirms the address but

@@ -116,7 +116,15 @@ func (a *API) register(w http.ResponseWriter, r *http.Request, c *call) error {
 	// Tokens come only with a sign-in the tenant allows before
 	// confirmation, and only for the account just made (an address that
 	// already had one gets the same answer, and a mail to its owner).
+	// A tenant that requires a second factor gets none before the account
+	// has enrolled one (as /auth/login).
+	step := idp.StepNone
 	if acct != nil && c.tenant.AllowUnconfirmed {
+		if step, _, err = a.IDP.NextStep(ctx, acct, c.tenant.RequireMFA, ""); err != nil {
+			return err
+		}
+	}
+	if acct != nil && c.tenant.AllowUnconfirmed && step == idp.StepNone {
 		sess, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.tenant.ID)
 		if err != nil {
 			return err
