@@ -705,3 +705,18 @@ func TestLegacyCORS(t *testing.T) {
 		t.Fatalf("cross-origin login: %d %v", a.status, a.header)
 	}
 }
+
+// TestLegacyLogout: POST /auth/logout ends the API's session (the cookie
+// no longer opens the two-factor pages); a GET, as a link on another site
+// would send, is refused and ends nothing.
+func TestLegacyLogout(t *testing.T) {
+	srv := startServer(t, "sqlite:"+t.TempDir()+"/m.db", nil)
+	srv.cli(t, "user", "create", "--email", alice, "--password", alicePass)
+	app := srv.createTenant(t, legacyTenantArgs()...)
+	lc := newLegacyClient(t, srv.URL, map[string]string{"customer_token": app.CustomerToken})
+	lc.expect("login", lc.call("POST", "/auth/login", `{"email":"`+alice+`","password":"`+alicePass+`"}`), 200, nil)
+	lc.expect("logout by GET", lc.call("GET", "/auth/logout", ""), 405, nil)
+	lc.expect("still signed in", lc.call("POST", "/auth/2fa/totp/email/verify", `{"code":"mallory@example.com"}`), 401, map[string]any{"location": "/"})
+	lc.expect("logout", lc.call("POST", "/auth/logout", ""), 200, map[string]any{"status": "success"})
+	lc.expect("signed out", lc.call("GET", "/auth/2fa/totp/setup", ""), 401, map[string]any{"location": "/auth/login"})
+}

@@ -125,12 +125,11 @@ func (a *API) register(w http.ResponseWriter, r *http.Request, c *call) error {
 		}
 	}
 	if acct != nil && c.tenant.AllowUnconfirmed && step == idp.StepNone {
-		sess, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.tenant.ID)
+		_, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.tenant.ID)
 		if err != nil {
 			return err
 		}
 		body = a.profile(ctx, c, acct, tok)
-		_ = sess
 	}
 	body["status"], body["message"], body["location"] = "success", a.t(c, message), "/"
 	a.write(w, http.StatusOK, body)

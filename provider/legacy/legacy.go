@@ -138,7 +138,8 @@ func (a *API) Mount(r *mux.Router) {
 		{"/auth/new_confirm_sms", []string{get, post}, true, a.sendConfirmSMS},
 		{"/auth/new_confirm_sms/{mobile}", []string{get, post}, true, a.sendConfirmSMS},
 		{"/auth/login", []string{post}, true, a.login},
-		{"/auth/logout", []string{get, post}, false, a.logout},
+		// POST only: a link on another site must not sign anyone out.
+		{"/auth/logout", []string{post}, false, a.logout},
 		{"/auth/recover", []string{post}, true, a.recover},
 		{"/auth/recover/end", []string{get, post}, true, a.changePassword},
 		{"/auth/changepassword", []string{get, post}, true, a.changePassword},
