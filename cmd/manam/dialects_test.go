@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -134,9 +133,7 @@ type dialectClient struct {
 }
 
 func newDialectClient(t *testing.T, base, host string) *dialectClient {
-	jar, _ := cookiejar.New(nil)
-	return &dialectClient{t: t, base: base, host: host, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &dialectClient{t: t, base: base, host: host, c: apiClient()}
 }
 
 // dialectAnswer is a response with its body, decoded when it is JSON.

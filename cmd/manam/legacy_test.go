@@ -37,9 +37,15 @@ type legacyClient struct {
 }
 
 func newLegacyClient(t *testing.T, base string, key map[string]string) *legacyClient {
+	return &legacyClient{t: t, base: base, key: key, c: apiClient()}
+}
+
+// apiClient is an HTTP client for the JSON APIs: its own cookie jar, and
+// redirects returned, not followed (the documents' 302s and 307s are answers).
+func apiClient() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &legacyClient{t: t, base: base, key: key, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // legacyAnswer is a response with its JSON body.
