@@ -215,7 +215,7 @@ func (s *Service) sendConfirmation(ctx context.Context, a *storage.Account, link
 	token := randomToken(32) // 256 bits
 	now := s.now().UTC()
 	if err := s.life.Store.CreateConfirmation(ctx, &storage.Confirmation{ID: hashToken(token), AccountID: a.ID, Purpose: purposeEmail,
-		Target: *a.Email, CreatedAt: now, ExpiresAt: now.Add(s.life.ConfirmTTL)}); err != nil {
+		Target: *a.Email, ClientID: links.ClientID, CreatedAt: now, ExpiresAt: now.Add(s.life.ConfirmTTL)}); err != nil {
 		return err
 	}
 	return s.mail(ctx, a.ID, *a.Email, "confirm", map[string]any{"Links": links, "Name": a.Name, "URL": links.Confirm(token),
@@ -225,10 +225,19 @@ func (s *Service) sendConfirmation(ctx context.Context, a *storage.Account, link
 // ConfirmEmail uses a link token: the account's address becomes verified.
 // An unknown, used or expired token is ErrInvalidToken.
 func (s *Service) ConfirmEmail(ctx context.Context, token string) (*storage.Account, error) {
+	a, _, err := s.ConfirmEmailFor(ctx, token)
+	return a, err
+}
+
+// ConfirmEmailFor is ConfirmEmail that also says which tenant the link was
+// mailed for ("" for none): a tenant's surface signs the account in only
+// with a link of its own.
+func (s *Service) ConfirmEmailFor(ctx context.Context, token string) (*storage.Account, string, error) {
 	if token == "" || len(token) > 100 {
-		return nil, ErrInvalidToken
+		return nil, "", ErrInvalidToken
 	}
 	var acct *storage.Account
+	var clientID string
 	err := s.life.InTx(ctx, func(ctx context.Context) error {
 		c, err := s.life.Store.UseConfirmation(ctx, hashToken(token), purposeEmail, s.now())
 		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrUsed) {
@@ -242,10 +251,11 @@ func (s *Service) ConfirmEmail(ctx context.Context, token string) (*storage.Acco
 		} else if err != nil {
 			return err
 		}
+		clientID = c.ClientID
 		acct, err = s.accounts.AccountByID(ctx, c.AccountID)
 		return err
 	})
-	return acct, err
+	return acct, clientID, err
 }
 
 // ResendConfirmation mails a new link to an unconfirmed account: at most

@@ -179,3 +179,33 @@ func TestRegistrationLifecycle(t *testing.T) {
 		})
 	}
 }
+
+// TestConfirmationTenant: a confirmation link remembers the tenant it was
+// mailed for, so a tenant's surface can refuse another tenant's link.
+func TestConfirmationTenant(t *testing.T) {
+	for _, b := range storagetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			b.Check(t)
+			ctx := context.Background()
+			e := newLifecycle(t, b)
+			reg := idp.Registration{Email: "nima@example.com", Password: "a long and unusual phrase", PasswordConfirm: "a long and unusual phrase"}
+			if _, err := e.svc.Register(ctx, reg, e.links, ""); err != nil {
+				t.Fatal(err)
+			}
+			first := tokenInLink.FindStringSubmatch(e.mails(t)[0].Text)[1]
+			e.clk.t = e.clk.t.Add(2 * time.Minute) // past the resend limit
+			links := e.links
+			links.ClientID = "tenant-a"
+			if err := e.svc.ResendConfirmation(ctx, "nima@example.com", links); err != nil {
+				t.Fatal(err)
+			}
+			second := tokenInLink.FindStringSubmatch(e.mails(t)[0].Text)[1]
+			if _, client, err := e.svc.ConfirmEmailFor(ctx, second); err != nil || client != "tenant-a" {
+				t.Fatalf("the resent link: tenant %q, %v", client, err)
+			}
+			if a, client, err := e.svc.ConfirmEmailFor(ctx, first); err != nil || client != "" || !a.EmailVerified {
+				t.Fatalf("the first link: tenant %q, %v", client, err)
+			}
+		})
+	}
+}

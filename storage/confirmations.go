@@ -13,10 +13,13 @@ import (
 // Confirmation is a single-use proof sent to an address: an e-mail link
 // token (or, later, an SMS code). Only a hash of the secret is stored.
 type Confirmation struct {
-	ID        string     `gorm:"primaryKey;size:64"` // hex SHA-256 of the secret
-	AccountID string     `gorm:"size:36;not null;index"`
-	Purpose   string     `gorm:"size:16;not null"` // "email"
-	Target    string     `gorm:"size:320;not null"`
+	ID        string `gorm:"primaryKey;size:64"` // hex SHA-256 of the secret
+	AccountID string `gorm:"size:36;not null;index"`
+	Purpose   string `gorm:"size:16;not null"` // "email"
+	Target    string `gorm:"size:320;not null"`
+	// ClientID is the tenant the link was mailed for ("" for none): a
+	// surface of another tenant must not take it as its own sign-in.
+	ClientID  string     `gorm:"size:64;not null;default:''"`
 	CreatedAt time.Time  `gorm:"not null;index"`
 	ExpiresAt time.Time  `gorm:"not null;index"`
 	UsedAt    *time.Time //

@@ -96,6 +96,12 @@ var migrations = []migration{
 	{11, "upstream links", func(tx *gorm.DB) error {
 		return tableOptions(tx).AutoMigrate(&UpstreamLink{}, &PendingUpstreamLink{})
 	}},
+	{12, "the tenant of a confirmation", func(tx *gorm.DB) error {
+		if tx.Migrator().HasColumn(&Confirmation{}, "ClientID") {
+			return nil
+		}
+		return tx.Migrator().AddColumn(&Confirmation{}, "ClientID")
+	}},
 }
 
 // SchemaVersion is the version the code expects.

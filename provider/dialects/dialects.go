@@ -67,7 +67,7 @@ type Accounts interface {
 	Account(ctx context.Context, id string) (*storage.Account, error)
 	AccountByIdentifier(ctx context.Context, identifier string) (*storage.Account, error)
 	Register(ctx context.Context, in idp.Registration, links idp.Links, from string) (*storage.Account, error)
-	ConfirmEmail(ctx context.Context, token string) (*storage.Account, error)
+	ConfirmEmailFor(ctx context.Context, token string) (*storage.Account, string, error)
 	ResendConfirmation(ctx context.Context, email string, links idp.Links) error
 	RequestRecovery(ctx context.Context, email string, links idp.Links, from string) error
 	ResetPassword(ctx context.Context, token, password, confirm string) (*storage.Account, error)

@@ -138,14 +138,19 @@ func (j *jwtAuth) verifyURL(token string) string {
 func (j *jwtAuth) verify(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
 	token := firstNonEmpty(mux.Vars(r)["token"], r.URL.Query().Get("token"), c.f.get("token"))
-	acct, err := j.d.Accounts.ConfirmEmail(ctx, token)
+	acct, mailedFor, err := j.d.Accounts.ConfirmEmailFor(ctx, token)
 	if err != nil {
 		return err
 	}
-	// Only a link of this tenant's own registration signs in here: a link
-	// mailed for another tenant (to its confirmation page) proves the
-	// mailbox to that tenant, not to this one. The address is confirmed
-	// either way; the owner signs in with the password.
+	// Only a link mailed for this tenant (its registration or resend)
+	// signs in here, and only its member: a link mailed for another tenant
+	// (to that tenant's confirmation page) proves the mailbox to that
+	// tenant, not to this one, even when the account belongs to both. The
+	// address is confirmed either way; the owner signs in with the password.
+	if mailedFor != c.tenant.ID {
+		writeJSON(w, http.StatusOK, pair(nil))
+		return nil
+	}
 	if _, err := j.d.Accounts.Membership(ctx, acct.ID, c.tenant.ID); errors.Is(err, idp.ErrNotMember) {
 		writeJSON(w, http.StatusOK, pair(nil))
 		return nil
