@@ -142,6 +142,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request, rs re
 		p.authorizeError(w, r, ar, err)
 		return
 	}
+	ar.SetID(newRequestID())
 	client, ok := ar.GetClient().(*storage.Client)
 	if !ok {
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithDebug("unexpected client type"))

@@ -108,6 +108,7 @@ func (p *Provider) IssueTokens(ctx context.Context, in IssueRequest) (*Tokens, e
 	now := time.Now().UTC().Truncate(time.Second)
 	ar := fosite.NewAccessRequest(nil)
 	ar.Client = client
+	ar.SetID(newRequestID())
 	ar.RequestedAt = now
 	grant := in.Grant
 	if grant == "" {

@@ -192,6 +192,9 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	// PKCE, wired by hand so its storage cannot delete the challenge early (see pkceStorage).
 	fc.TokenEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})
 	fc.AuthorizeEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})
+	for i, h := range fc.TokenEndpointHandlers {
+		fc.TokenEndpointHandlers[i] = quietTokenHandler{h}
+	}
 	p.pages, err = pages.New(pages.Deps{
 		Service:  d.IDP,
 		Flow:     p,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/google/uuid"
 	"github.com/ory/fosite"
 
 	"github.com/manam-id/manam/storage"
@@ -38,6 +39,8 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ar.GetGrantTypes().ExactOne("client_credentials") {
+		// A new grant (no earlier request to inherit an ID from).
+		ar.SetID(newRequestID())
 		// fosite has checked the scopes against the tenant's; grant them.
 		for _, s := range ar.GetRequestedScopes() {
 			ar.GrantScope(s)
@@ -133,4 +136,38 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 
 func supportedGrant(g string) bool {
 	return g == "authorization_code" || g == "refresh_token" || g == "client_credentials"
+}
+
+// quietTokenHandler answers fosite's "not mine" for a grant the handler
+// does not serve without building an error with a stack trace. fosite's
+// NewAccessResponse calls every token handler, and each one that does not
+// serve the grant returns errorsx.WithStack(ErrUnknownRequest): a
+// runtime.Callers walk that cost 5 % of a client-credentials request in a
+// profile. Every handler Manam composes starts PopulateTokenEndpointResponse
+// with exactly `if !CanHandleTokenEndpointRequest { return ErrUnknownRequest }`
+// (fosite v0.49.0), and NewAccessResponse ignores that error by errors.Is,
+// so answering it here first changes nothing else.
+type quietTokenHandler struct{ fosite.TokenEndpointHandler }
+
+// PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler.
+func (q quietTokenHandler) PopulateTokenEndpointResponse(ctx context.Context, req fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !q.CanHandleTokenEndpointRequest(ctx, req) {
+		return fosite.ErrUnknownRequest
+	}
+	return q.TokenEndpointHandler.PopulateTokenEndpointResponse(ctx, req, resp)
+}
+
+// newRequestID is the ID of a new grant: every code, token and session row
+// of the grant carries it, and revocation finds them by it. fosite makes a
+// random (version 4) UUID; a version 7 UUID starts with the time, so the
+// request_id index of each token table grows at its end instead of
+// touching a random page per insert: fewer pages for SQLite to write to
+// its WAL at every commit. Its 74 random bits keep IDs unguessable; an ID
+// never leaves the server.
+func newRequestID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
 }
