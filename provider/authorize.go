@@ -304,6 +304,12 @@ func accountClaims(a *storage.Account, granted fosite.Arguments) map[string]any 
 		out["email"] = *a.Email
 		out["email_verified"] = a.EmailVerified
 	}
+	// OIDC Core §5.4: the phone scope asks for phone_number (E.164, as
+	// stored) and phone_number_verified.
+	if granted.Has("phone") && a.Mobile != nil {
+		out["phone_number"] = *a.Mobile
+		out["phone_number_verified"] = a.MobileVerified
+	}
 	return out
 }
 

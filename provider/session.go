@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/mohae/deepcopy"
@@ -66,4 +68,42 @@ func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
 // GetJWTHeader implements oauth2.JWTSessionContainer (RFC 9068 §2.1: typ at+jwt).
 func (s *Session) GetJWTHeader() *jwt.Headers {
 	return &jwt.Headers{Extra: map[string]any{"typ": "at+jwt"}}
+}
+
+// UnmarshalJSON implements json.Unmarshaler. A session comes back from the
+// database as JSON, where a number in the ID token's extra claims (such as
+// updated_at) decodes as a float64; go-jose's JSON encoder would then sign
+// it in exponent form (1.796418435e+09), which an integer-typed relying
+// party cannot decode. Whole numbers come back as int64.
+func (s *Session) UnmarshalJSON(b []byte) error {
+	type plain Session // the same fields, without this method
+	if err := json.Unmarshal(b, (*plain)(s)); err != nil {
+		return err
+	}
+	if s.DefaultSession != nil && s.DefaultSession.Claims != nil {
+		for k, v := range s.DefaultSession.Claims.Extra {
+			s.DefaultSession.Claims.Extra[k] = wholeNumbers(v)
+		}
+	}
+	return nil
+}
+
+// wholeNumbers turns each integral float64 in v (and in the maps and
+// slices inside it) into an int64.
+func wholeNumbers(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = wholeNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = wholeNumbers(e)
+		}
+	}
+	return v
 }
