@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -146,6 +147,11 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request, rs re
 	client, ok := ar.GetClient().(*storage.Client)
 	if !ok {
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithDebug("unexpected client type"))
+		return
+	}
+	if raw := r.Form.Get("redirect_uri"); raw != "" && !registeredRedirect(raw, ar.GetClient()) {
+		// An error page, never a redirect to the unregistered URI.
+		p.authorizeError(w, r, nil, fosite.ErrInvalidRequest.WithHint("The 'redirect_uri' parameter does not match any of the OAuth 2.0 Client's pre-registered redirect urls."))
 		return
 	}
 	if rs.denied {
@@ -348,4 +354,25 @@ func repeatedParam(v url.Values) string {
 		}
 	}
 	return ""
+}
+
+// registeredRedirect is exact redirect-URI matching (RFC 9700 §4.1.3):
+// the URI must be one of the client's, character for character. fosite
+// also accepts any port on a loopback IP address; that exception is the
+// one RFC 8252 §7.3 makes for native apps, which listen on a port the
+// operating system picks, so it is kept for public clients only (fosite
+// has already checked scheme, address, path and query for it).
+func registeredRedirect(raw string, c fosite.Client) bool {
+	if slices.Contains(c.GetRedirectURIs(), raw) {
+		return true
+	}
+	if !c.IsPublic() {
+		return false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }
