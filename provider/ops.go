@@ -65,6 +65,12 @@ type ctxKey int
 const requestIDKey ctxKey = iota
 
 // RequestID returns the id of the request ctx belongs to.
+// WithRequestID returns ctx carrying a request id (the middleware sets it
+// for every request; work started outside a request may set its own).
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
 	return id
@@ -107,7 +113,7 @@ func (p *Provider) middleware(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx := WithRequestID(r.Context(), id)
 		r = r.WithContext(ctx)
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes)

@@ -339,15 +339,21 @@ func (c *Config) validate() []error {
 	return errs
 }
 
+// validPort tells whether p is a decimal port number, 0 to 65535.
+func validPort(p string) bool {
+	_, err := strconv.ParseUint(p, 10, 16) // no sign, no name ("http")
+	return err == nil
+}
+
 // logger builds the process logger from the config.
 func (c *Config) logger(w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(c.LogLevel))
 	opts := &slog.HandlerOptions{Level: lvl}
 	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(requestIDHandler{slog.NewJSONHandler(w, opts)})
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(requestIDHandler{slog.NewTextHandler(w, opts)})
 }
 
 // resolveSecret returns the system secret: MANAM_SECRET, or (SQLite only)

@@ -152,7 +152,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	data["Lang"], data["Dir"] = lang, lang.Dir()
 	var buf bytes.Buffer
 	if err := p.tpl.ExecuteTemplate(&buf, name, data); err != nil {
-		p.log.Error("template failed", "template", name, "err", err)
+		p.log.ErrorContext(r.Context(), "template failed", "template", name, "err", err)
 		http.Error(w, "Internal error", http.StatusInternalServerError)
 		return
 	}
