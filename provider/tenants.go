@@ -180,10 +180,12 @@ func NewAdmin(db *storage.DB, secret []byte) *Admin {
 	return &Admin{tenants: storage.NewTenants(db), hasher: &secretHasher{key: keys.Derive(secret, "client secrets")}, now: time.Now}
 }
 
-// Created is a new tenant with its secret, shown once.
+// Created is a new tenant with its secret, shown once. Its JSON shape is
+// documented ({"client_id","client_secret","customer_token"}): the secret
+// key is always there, "" for a public tenant.
 type Created struct {
 	ClientID      string `json:"client_id"`
-	ClientSecret  string `json:"client_secret,omitempty"`
+	ClientSecret  string `json:"client_secret"`
 	CustomerToken string `json:"customer_token"`
 }
 

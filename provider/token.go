@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"mime"
 	"net/http"
 	"net/url"
 
@@ -102,8 +103,19 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		p.oauth.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Authenticate with client_secret_basic."))
 		return
 	}
+	if r.Method == http.MethodPost {
+		if err := tokenParamsForm(r); err != nil {
+			p.oauth.WriteIntrospectionError(ctx, w, err)
+			return
+		}
+	}
 	if err := r.ParseForm(); err == nil && r.Form.Has("access_token") {
 		p.oauth.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Authenticate with client_secret_basic, not an access token."))
+		return
+	}
+	if r.Method == http.MethodPost && r.PostForm.Get("token") == "" {
+		// RFC 7662 §2.1: token is REQUIRED (fosite would answer {"active":false}).
+		p.oauth.WriteIntrospectionError(ctx, w, fosite.ErrInvalidRequest.WithHint("The token parameter is required."))
 		return
 	}
 	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, NewSession())
@@ -124,14 +136,44 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if r.Method == http.MethodPost {
-		if err := r.ParseForm(); err == nil && !hasClientAuth(r.Header.Get("Authorization"), r.PostForm) {
+		if err := tokenParamsForm(r); err != nil {
+			p.oauth.WriteRevocationResponse(ctx, w, err)
+			return
+		}
+		if !hasClientAuth(r.Header.Get("Authorization"), r.PostForm) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="manam"`)
 			p.oauth.WriteRevocationResponse(ctx, w, fosite.ErrInvalidClient.WithHint("No client authentication was included."))
+			return
+		}
+		if r.PostForm.Get("token") == "" {
+			// RFC 7009 §2.1: token is REQUIRED (fosite would answer 200).
+			p.oauth.WriteRevocationResponse(ctx, w, fosite.ErrInvalidRequest.WithHint("The token parameter is required."))
 			return
 		}
 	}
 	err := p.oauth.NewRevocationRequest(ctx, r)
 	p.oauth.WriteRevocationResponse(ctx, w, err)
+}
+
+// tokenParamsForm reads the body of a POST to the introspection or
+// revocation endpoint: form-encoded (RFC 7662 §2.1, RFC 7009 §2.1),
+// readable within the body limit, and no parameter more than once (RFC
+// 6749 §3.2, as at the token endpoint). fosite would read a body it could
+// not parse, or a JSON one, as an empty form, and take the first of
+// repeated values.
+func tokenParamsForm(r *http.Request) error {
+	if r.ContentLength != 0 {
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
+			return fosite.ErrInvalidRequest.WithHint("Send the parameters as application/x-www-form-urlencoded.")
+		}
+	}
+	if err := r.ParseForm(); err != nil {
+		return fosite.ErrInvalidRequest.WithHint("The request body could not be read.")
+	}
+	if name := repeatedParam(r.PostForm); name != "" {
+		return fosite.ErrInvalidRequest.WithHintf("The parameter %s was sent more than once.", name)
+	}
+	return nil
 }
 
 func supportedGrant(g string) bool {

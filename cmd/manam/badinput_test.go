@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +141,8 @@ func testBadInput(t *testing.T, be backend) {
 			q.Del("code_challenge_method")
 		}), status: 303, redir: true, errCode: "invalid_request"},
 		{name: "authorize: bad max_age", method: "GET", path: authQ(func(q url.Values) { q.Set("max_age", "-5") }), status: 303, redir: true, errCode: "invalid_request"},
+		{name: "authorize: missing client_id", method: "GET", path: authQ(func(q url.Values) { q.Del("client_id") }), status: 401, page: true},
+		{name: "authorize: missing response_type", method: "GET", path: authQ(func(q url.Values) { q.Del("response_type") }), status: 303, redir: true, errCode: "unsupported_response_type"},
 		{name: "authorize: forged resume challenge", method: "GET", path: "/oauth2/auth/resume?challenge=eyJxIjoiIn0.AAAA", status: 400, page: true},
 		// introspection
 		{name: "introspect: no client authentication", method: "POST", path: "/oauth2/introspect", body: "token=x", status: 401, errCode: "request_unauthorized"},
@@ -148,16 +150,27 @@ func testBadInput(t *testing.T, be backend) {
 		{name: "introspect: bearer instead of client", method: "POST", path: "/oauth2/introspect", body: "token=x", bearer: ccResp.AccessToken, status: 401, errCode: "request_unauthorized"},
 		{name: "introspect: GET", method: "GET", path: "/oauth2/introspect?token=x", auth: ok, status: 400, errCode: "invalid_request"},
 		{name: "introspect: empty body", method: "POST", path: "/oauth2/introspect", auth: ok, status: 400, errCode: "invalid_request"},
+		{name: "introspect: missing token", method: "POST", path: "/oauth2/introspect", body: "token_type_hint=access_token", auth: ok, status: 400, errCode: "invalid_request"},
+		{name: "introspect: repeated parameter", method: "POST", path: "/oauth2/introspect", body: "token=" + url.QueryEscape(ccResp.AccessToken) + "&token=x", auth: ok, status: 400, errCode: "invalid_request"},
+		{name: "introspect: oversized body", method: "POST", path: "/oauth2/introspect", body: "token=x&pad=" + strings.Repeat("x", 200<<10), auth: ok, status: 400, errCode: "invalid_request"},
+		{name: "introspect: JSON body", method: "POST", path: "/oauth2/introspect", body: `{"token":"x"}`, ctype: "application/json", auth: ok, status: 400, errCode: "invalid_request"},
 		// revocation
 		{name: "revoke: no client authentication", method: "POST", path: "/oauth2/revoke", body: "token=x", status: 401, errCode: "invalid_client"},
 		{name: "revoke: GET", method: "GET", path: "/oauth2/revoke?token=x", auth: ok, status: 400, errCode: "invalid_request"},
+		{name: "revoke: missing token", method: "POST", path: "/oauth2/revoke", body: "token_type_hint=access_token", auth: ok, status: 400, errCode: "invalid_request"},
+		{name: "revoke: empty body", method: "POST", path: "/oauth2/revoke", auth: ok, status: 400, errCode: "invalid_request"},
+		{name: "revoke: repeated token", method: "POST", path: "/oauth2/revoke", body: "token=" + url.QueryEscape(ccResp.AccessToken) + "&token=x", auth: ok, status: 400, errCode: "invalid_request"},
+		{name: "revoke: oversized body", method: "POST", path: "/oauth2/revoke", body: "token=" + url.QueryEscape(ccResp.AccessToken) + "&pad=" + strings.Repeat("x", 200<<10), auth: ok, status: 400, errCode: "invalid_request"},
+		{name: "revoke: JSON body", method: "POST", path: "/oauth2/revoke", body: `{"token":"` + ccResp.AccessToken + `"}`, ctype: "application/json", auth: ok, status: 400, errCode: "invalid_request"},
 		// userinfo
 		{name: "userinfo: no token", method: "GET", path: "/userinfo", status: 401, errCode: "invalid_request"},
 		{name: "userinfo: forged token", method: "GET", path: "/userinfo", bearer: "ory_at_forged.forged", status: 401, errCode: "invalid_token"},
 		{name: "userinfo: token without openid", method: "GET", path: "/userinfo", bearer: ccResp.AccessToken, status: 403, errCode: "insufficient_scope"},
 		{name: "userinfo: wrong method", method: "PUT", path: "/userinfo", status: 405, errCode: "invalid_request"},
+		{name: "userinfo: oversized body", method: "POST", path: "/userinfo", body: "access_token=x&pad=" + strings.Repeat("x", 200<<10), status: 400, errCode: "invalid_request"},
 		// logout
 		{name: "logout: forged id_token_hint", method: "GET", path: "/oauth2/logout?id_token_hint=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", status: 400, page: true},
+		{name: "logout: repeated parameter", method: "GET", path: "/oauth2/logout?client_id=" + app.ClientID + "&client_id=" + app.ClientID, status: 400, page: true},
 		{name: "logout: unregistered post_logout_redirect_uri", method: "GET", path: "/oauth2/logout?client_id=" + app.ClientID + "&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F", status: 400, page: true},
 		// login page
 		{name: "login: forged challenge", method: "GET", path: "/login?challenge=eyJxIjoiIn0.AAAA", status: 400, page: true},
@@ -176,10 +189,21 @@ func testBadInput(t *testing.T, be backend) {
 		}
 		return c
 	}
+	// fingerprint is the content of every table: a refused request must
+	// not UPDATE either (invalidate a code, deactivate a token), which row
+	// counts cannot see. No table is excluded: none of these requests
+	// writes by design (nothing here records a failure or a last-seen time).
+	fingerprint := func() map[string]string {
+		f, err := db.Fingerprint(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			before := counts()
+			before, beforeFP := counts(), fingerprint()
 			req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
 			if tc.body != "" || tc.method == "POST" {
 				ct := tc.ctype
@@ -224,18 +248,53 @@ func testBadInput(t *testing.T, be backend) {
 			if strings.Contains(string(body), "goroutine ") || strings.Contains(string(body), ".go:") {
 				t.Fatalf("response leaks debug detail: %.300s", body)
 			}
-			after := counts()
+			after, afterFP := counts(), fingerprint()
 			if tc.revokes {
 				for k, v := range after {
 					if v > before[k] {
 						t.Fatalf("a refused replay added rows: before %v, after %v", before, after)
 					}
 				}
-			} else if !maps.Equal(before, after) {
-				t.Fatalf("a rejected request wrote: before %v, after %v", before, after)
+				// Only the grant's tokens may change (deleted or deactivated).
+				for _, k := range changedTables(beforeFP, afterFP) {
+					if k != "oauth2_access_tokens" && k != "oauth2_refresh_tokens" {
+						t.Fatalf("a refused replay wrote to %s", k)
+					}
+				}
+			} else if ch := changedTables(beforeFP, afterFP); len(ch) > 0 {
+				t.Fatalf("a rejected request wrote to %v: before %v, after %v", ch, before, after)
 			}
 		})
 	}
+	// Control: the fingerprint sees the server's UPDATEs. Redeeming the
+	// live code (which every refusal above left usable) only invalidates
+	// its row: the same count, new content.
+	const codes = "oauth2_authorize_codes"
+	before, beforeFP := counts(), fingerprint()
+	if _, err := conf.Exchange(context.Background(), liveCode, oauth2.VerifierOption(liveVerifier)); err != nil {
+		t.Fatalf("the live code no longer works after the refusals: %v", err)
+	}
+	after, afterFP := counts(), fingerprint()
+	if before[codes] != after[codes] || beforeFP[codes] == afterFP[codes] {
+		t.Fatalf("redeeming a code: %s count %d → %d, fingerprint %s → %s", codes, before[codes], after[codes], beforeFP[codes], afterFP[codes])
+	}
+}
+
+// changedTables names the tables whose fingerprint differs.
+func changedTables(before, after map[string]string) []string {
+	var out []string
+	for k, v := range after {
+		if before[k] != v {
+			out = append(out, k)
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // TestPKCEDowngrade: a wrong verifier must not erase the challenge, so a

@@ -33,7 +33,7 @@ Usage:
   manam tenant list [--json]
   manam tenant show ID [--json]
   manam tenant update ID [the create flags to change] [--confidential] [--third-party] [--json]
-  manam tenant delete ID
+  manam tenant delete ID [--json]
   manam tenant rotate-secret ID [--json]
   manam user create --email E --password P [--name N] [--json]
   manam user import FILE [--json]     accounts from JSON lines: {"email","email_verified","password_hash","name"}
@@ -398,6 +398,9 @@ func (e *cmdEnv) tenant(args []string) error {
 	case "delete":
 		if err := adm.Delete(ctx, pos[0]); err != nil {
 			return notFound(err, pos[0])
+		}
+		if *tf.asJSON {
+			return e.printJSON(map[string]any{"client_id": pos[0], "deleted": true})
 		}
 		fmt.Fprintf(e.out, "tenant %s deleted, with its tokens and consents\n", pos[0])
 		return nil

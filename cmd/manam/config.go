@@ -317,6 +317,9 @@ func (c *Config) validate() []error {
 	if cc := c.DefaultCountryCode; cc != "" && !countryCode.MatchString(cc) {
 		errs = append(errs, fmt.Errorf("MANAM_DEFAULT_COUNTRY_CODE: %q is not a country calling code such as +98", cc))
 	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || !validPort(port) {
+		errs = append(errs, fmt.Errorf("MANAM_ADDR: %q must be host:port or :port with a port 0-65535, such as :8080", c.Addr))
+	}
 	if c.DebugAddr != "" {
 		host, _, err := net.SplitHostPort(c.DebugAddr)
 		ip := net.ParseIP(host)

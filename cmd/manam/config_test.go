@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,12 +67,13 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	env := map[string]string{
 		"MANAM_ISSUER": "ftp://x/", "MANAM_DSN": "mysql://u:p@tcp(h:1)/d", "MANAM_LOG_LEVEL": "loud",
 		"MANAM_KEY_ALG": "HS256", "MANAM_GC_INTERVAL": "soon", "MANAM_ARGON2_MEMORY_KIB": "10", "MANAM_SECRET": "",
+		"MANAM_ADDR": "zz",
 	}
 	_, err := loadConfig(newFlags("serve"), envOf(env))
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, want := range []string{"MANAM_ISSUER", "MANAM_SECRET: required with MySQL", "MANAM_LOG_LEVEL", "MANAM_KEY_ALG", "MANAM_GC_INTERVAL", "argon2id"} {
+	for _, want := range []string{"MANAM_ISSUER", "MANAM_SECRET: required with MySQL", "MANAM_LOG_LEVEL", "MANAM_KEY_ALG", "MANAM_GC_INTERVAL", "argon2id", "MANAM_ADDR"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s:\n%v", want, err)
 		}
@@ -84,6 +88,44 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 			t.Errorf("MANAM_DEBUG_ADDR=%s: %v", addr, err)
 		}
 	}
+	// The listen address is checked with the rest, before anything is
+	// written (not only when serve finally listens).
+	for _, tc := range []struct {
+		name, addr string
+		ok         bool
+	}{
+		{"port only", ":8080", true},
+		{"host and port", "127.0.0.1:9000", true},
+		{"IPv6", "[::1]:443", true},
+		{"any free port", ":0", true},
+		{"highest port", "0.0.0.0:65535", true},
+		{"no port", "zz", false},
+		{"bare host", "localhost", false},
+		{"empty port", "localhost:", false},
+		{"port name", ":http", false},
+		{"port too large", ":65536", false},
+		{"negative port", ":-1", false},
+		{"signed port", ":+80", false},
+		{"unbracketed IPv6", "::1:80:x", false},
+	} {
+		t.Run("MANAM_ADDR "+tc.name, func(t *testing.T) {
+			_, err := loadConfig(newFlags("serve"), envOf(map[string]string{"MANAM_ADDR": tc.addr}))
+			if (err == nil) != tc.ok || err != nil && !strings.Contains(err.Error(), "MANAM_ADDR") {
+				t.Errorf("MANAM_ADDR=%q: %v", tc.addr, err)
+			}
+		})
+	}
+	t.Run("MANAM_ADDR serve writes nothing", func(t *testing.T) {
+		dir := t.TempDir()
+		var out, errb strings.Builder
+		env := map[string]string{"MANAM_ADDR": "zz", "MANAM_DSN": "sqlite:" + filepath.Join(dir, "m.db")}
+		if code := run(context.Background(), []string{"serve"}, envOf(env), &out, &errb); code != 2 || !strings.Contains(errb.String(), "MANAM_ADDR") {
+			t.Fatalf("exit %d, stderr %q", code, errb.String())
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Fatalf("a refused configuration wrote %v", ents)
+		}
+	})
 	// A config file with an unknown key is refused too.
 	dir := t.TempDir()
 	f := filepath.Join(dir, "c.json")
@@ -118,6 +160,9 @@ func TestCLI(t *testing.T) {
 	if created.ClientID == "" || len(created.ClientSecret) < 43 || created.CustomerToken == "" {
 		t.Fatalf("create: %+v", created)
 	}
+	other := srv.createTenant(t, "--name", "Other", "--redirect-uri", "https://a.example/cb")
+	importFile := filepath.Join(t.TempDir(), "users.jsonl")
+	_ = os.WriteFile(importFile, []byte(`{"email":"imp@example.com","email_verified":true,"password_hash":"$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0$c3Vtc3Vtc3Vtc3Vtc3Vtc3Vtc3Vtc3Vtc3Vtc3U"}`+"\nnot json\n"), 0o600)
 	cases := []struct {
 		name     string
 		args     []string
@@ -143,8 +188,23 @@ func TestCLI(t *testing.T) {
 		{"keys rotate bad alg", []string{"keys", "rotate", "--alg", "HS256"}, 2, ""},
 		{"migrate", []string{"migrate"}, 0, fmt.Sprintf("version %d", storage.SchemaVersion())},
 		{"gc", []string{"gc"}, 0, "deleted"},
-		{"delete", []string{"tenant", "delete", created.ClientID}, 0, "deleted"},
+		{"create public json", []string{"tenant", "create", "--name", "SPA", "--public", "--redirect-uri", "https://a.example/cb", "--json"}, 0, `"client_secret": ""`},
+		{"create confidential json", []string{"tenant", "create", "--name", "Web", "--redirect-uri", "https://a.example/cb", "--json"}, 0, `"client_secret": "`},
+		{"update to public json", []string{"tenant", "update", created.ClientID, "--public", "--json"}, 0, `"updated": true`},
+		{"update back issues a secret json", []string{"tenant", "update", created.ClientID, "--confidential", "--json"}, 0, `"client_secret": "`},
+		{"import json", []string{"user", "import", importFile, "--json"}, 1, `"imported": 1`},
+		{"delete json", []string{"tenant", "delete", created.ClientID, "--json"}, 0, `"deleted": true`},
+		{"delete", []string{"tenant", "delete", other.ClientID}, 0, "deleted"},
 		{"delete again", []string{"tenant", "delete", created.ClientID}, 2, ""},
+		{"delete again json", []string{"tenant", "delete", created.ClientID, "--json"}, 2, ""},
+	}
+	// The documented shapes, key for key.
+	shapes := map[string][]string{
+		"create public json":       {"client_id", "client_secret", "customer_token"},
+		"create confidential json": {"client_id", "client_secret", "customer_token"},
+		"delete json":              {"client_id", "deleted"},
+		"rotate secret":            {"client_id", "client_secret"},
+		"import json":              {"failed", "imported"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,8 +212,18 @@ func TestCLI(t *testing.T) {
 			if code != tc.code || !strings.Contains(out, tc.contains) {
 				t.Fatalf("exit %d (want %d), out %q, err %q", code, tc.code, out, errOut)
 			}
-			if strings.Contains(tc.name, "json") && code == 0 && !json.Valid([]byte(out)) {
-				t.Fatalf("--json printed more than one JSON value: %q", out)
+			// --json prints exactly one JSON value (on failure, nothing or that value).
+			if slices.Contains(tc.args, "--json") && (code == 0 || out != "") && !json.Valid([]byte(out)) {
+				t.Fatalf("--json did not print exactly one JSON value: %q", out)
+			}
+			if want, ok := shapes[tc.name]; ok {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(out), &m); err != nil {
+					t.Fatal(err)
+				}
+				if got := slices.Sorted(maps.Keys(m)); !slices.Equal(got, want) {
+					t.Fatalf("keys %v, want %v: %s", got, want, out)
+				}
 			}
 		})
 	}
