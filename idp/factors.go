@@ -775,9 +775,11 @@ func (s *Service) RaiseSession(ctx context.Context, sess *Session, method string
 }
 
 // CompleteEnrolment finishes a pending sign-in that had to enrol a second
-// factor, once the account has one (it was proved while enrolling: method
-// is "otp" or "sms"). Without a confirmed factor it is ErrFactorState.
-func (s *Service) CompleteEnrolment(ctx context.Context, token, method string) (*storage.Account, []string, error) {
+// factor, once the account has one: its code was proved while enrolling,
+// and amr names that factor's method (RFC 8176: "otp" for an authenticator
+// app, "sms"), the one confirmed last, never what the form says. Without a
+// confirmed factor it is ErrFactorState.
+func (s *Service) CompleteEnrolment(ctx context.Context, token string) (*storage.Account, []string, error) {
 	cfg, err := s.factors()
 	if err != nil {
 		return nil, nil, err
@@ -797,6 +799,16 @@ func (s *Service) CompleteEnrolment(ctx context.Context, token, method string) (
 		return nil, nil, ErrNoPending
 	} else if err != nil {
 		return nil, nil, err
+	}
+	latest := fs[0]
+	for _, f := range fs[1:] {
+		if f.ConfirmedAt != nil && (latest.ConfirmedAt == nil || f.ConfirmedAt.After(*latest.ConfirmedAt)) {
+			latest = f
+		}
+	}
+	method := "otp"
+	if latest.Kind == FactorSMS {
+		method = "sms"
 	}
 	return p.Account, withMethod(p.AMR(), method), nil
 }

@@ -272,7 +272,11 @@ func TestRequiredSecondFactor(t *testing.T) {
 			if p.StatusCode != 200 || len(recoveryList.FindAllStringSubmatch(p.Body, -1)) != 10 {
 				t.Fatalf("recovery codes: %d %s", p.StatusCode, p.Body)
 			}
-			c := finish(t, rBank, b.post(srv.URL+"/login/2fa/enrolled", formFields(p.Body)), pkce)
+			// amr names the factor enrolled, whatever the form claims (a
+			// client-side "otp" must not pass an SMS factor for an app).
+			done := formFields(p.Body)
+			done.Set("method", "otp")
+			c := finish(t, rBank, b.post(srv.URL+"/login/2fa/enrolled", done), pkce)
 			if !slices.Equal(c.AMR, []string{"pwd", "sms", "mfa"}) || c.ACR != "urn:manam:acr:mfa" {
 				t.Fatalf("bank amr %v acr %q", c.AMR, c.ACR)
 			}

@@ -376,7 +376,7 @@ func (p *Pages) enrolled(w http.ResponseWriter, r *http.Request, a actor, codes 
 		}
 	}
 	p.render(w, r, http.StatusOK, "recovery_codes.html", map[string]any{"Title": "Your recovery codes", "Codes": codes, "Next": next,
-		"Pending": a.pending != nil, "Challenge": a.challenge, "Method": method, "CSRF": p.csrf.Token(w, r)})
+		"Pending": a.pending != nil, "Challenge": a.challenge, "CSRF": p.csrf.Token(w, r)})
 }
 
 // Enrolled serves POST /login/2fa/enrolled: a sign-in that enrolled its
@@ -391,11 +391,7 @@ func (p *Pages) Enrolled(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, _ := r.Cookie(PendingCookie)
-	method := r.PostFormValue("method")
-	if method != "otp" && method != "sms" {
-		method = ""
-	}
-	acct, amr, err := p.svc.CompleteEnrolment(r.Context(), c.Value, method)
+	acct, amr, err := p.svc.CompleteEnrolment(r.Context(), c.Value)
 	if errors.Is(err, idp.ErrNoPending) || errors.Is(err, idp.ErrFactorState) {
 		p.pending(w, r, challenge)
 		return
