@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,21 +36,60 @@ const (
 // ErrUnknownAlg reports an algorithm this package does not make.
 var ErrUnknownAlg = errors.New("keys: unknown algorithm (want RS256 or ES256)")
 
+// ErrUnknownKey reports a kid that names no published key, even after a reload.
+var ErrUnknownKey = errors.New("keys: unknown key")
+
 // Store is what keys needs of storage.
 type Store interface {
 	ListKeys(ctx context.Context) ([]storage.SigningKey, error)
+	// AddKey stores k and retires, at k's activation time, every key that
+	// would still sign then; they stay published until at least publishUntil.
 	AddKey(ctx context.Context, k *storage.SigningKey, publishUntil time.Time) error
+	// ExtendPublication raises a retired key's publish_until to until (never lowers it).
+	ExtendPublication(ctx context.Context, kid string, until time.Time) (bool, error)
 	DeleteUnpublished(ctx context.Context, now time.Time) (int64, error)
 }
 
-// Key is one usable signing key.
+// States of a key (Key.State).
+const (
+	// Pending: published (JWKS, verification) but not signing yet.
+	Pending = "pending"
+	// Active: the key new tokens are signed with.
+	Active = "active"
+	// Retired: a newer key took over; still published for the tokens it signed.
+	Retired = "retired"
+)
+
+// Key is one usable signing key. Its fields are not changed after it is made.
 type Key struct {
-	KID       string
-	Alg       string
-	Signer    crypto.Signer // *rsa.PrivateKey or *ecdsa.PrivateKey
-	Public    crypto.PublicKey
-	CreatedAt time.Time
-	RetiredAt *time.Time
+	KID         string
+	Alg         string
+	Signer      crypto.Signer // *rsa.PrivateKey or *ecdsa.PrivateKey
+	Public      crypto.PublicKey
+	CreatedAt   time.Time  // made and published
+	ActivatesAt time.Time  // signing from
+	RetiredAt   *time.Time // signing until (nil: until a rotation)
+	// PublishUntil is when it leaves the JWKS and verification (nil: not retired).
+	PublishUntil *time.Time
+}
+
+// State is the key's state at now: Pending, Active or Retired. A key
+// retired before its activation (cancelled by an emergency rotation) is
+// Retired.
+func (k *Key) State(now time.Time) string {
+	switch {
+	case k.RetiredAt != nil && (!now.Before(*k.RetiredAt) || !k.ActivatesAt.Before(*k.RetiredAt)):
+		return Retired
+	case now.Before(k.ActivatesAt):
+		return Pending
+	default:
+		return Active
+	}
+}
+
+// signsAt reports whether t is inside the key's signing window.
+func (k *Key) signsAt(t time.Time) bool {
+	return !t.Before(k.ActivatesAt) && (k.RetiredAt == nil || t.Before(*k.RetiredAt))
 }
 
 // Options tune a Manager.
@@ -57,9 +97,23 @@ type Options struct {
 	// Alg is the algorithm of a key made on first start or by Rotate with
 	// no algorithm given. Default RS256.
 	Alg string
-	// MaxTokenLifetime is how long after a rotation the retired key stays
-	// published: the longest life of any token it signed. Default 24 h.
+	// MaxTokenLifetime is the longest life of any token a key signs (ID
+	// tokens, JWT access tokens). Default 24 h.
 	MaxTokenLifetime time.Duration
+	// RefreshInterval is how often Run reloads the keys from the store.
+	// Default 30 s.
+	RefreshInterval time.Duration
+	// PropagationDelay is how long after a rotation the new key starts
+	// signing: every server reloads (and so publishes and accepts it)
+	// within that time. At least RefreshInterval; default twice it, so one
+	// missed reload is tolerated.
+	PropagationDelay time.Duration
+	// Margin is added to a retired key's publication, for clock skew
+	// between servers and relying parties. Default 5 min.
+	Margin time.Duration
+	// MissReloadInterval is the least time between two reloads made
+	// because a token named a key not loaded yet. Default 1 s.
+	MissReloadInterval time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger receives one line per rotation noticed; default slog.Default().
@@ -72,10 +126,48 @@ type Manager struct {
 	aead  cipher.AEAD
 	opts  Options
 
-	mu     sync.RWMutex
-	active *Key
-	byKID  map[string]*Key
-	jwks   []byte
+	refreshMu sync.Mutex // one Refresh at a time: each builds on the previous set
+	missMu    sync.Mutex // guards lastMiss; held across a reload on an unknown kid
+	lastMiss  time.Time
+
+	mu  sync.RWMutex
+	set *keySet
+}
+
+// keySet is one loaded set of keys.
+type keySet struct {
+	loadedAt time.Time
+	keys     []*Key // newest first
+	byKID    map[string]*Key
+	jwks     []byte
+}
+
+// activeAt is the key signing at t: the newest whose window holds t.
+// (Windows do not overlap: a rotation ends every earlier window at the new
+// key's activation.)
+func (s *keySet) activeAt(t time.Time) *Key {
+	if s == nil {
+		return nil
+	}
+	for _, k := range s.keys {
+		if k.signsAt(t) {
+			return k
+		}
+	}
+	return nil
+}
+
+// signedUntil reports whether this set could have had kid sign between its
+// loading and now, and until when.
+func (s *keySet) signedUntil(kid string, now time.Time) (time.Time, bool) {
+	k, ok := s.byKID[kid]
+	if !ok || now.Before(k.ActivatesAt) || (k.RetiredAt != nil && !k.RetiredAt.After(s.loadedAt)) {
+		return time.Time{}, false
+	}
+	if k.RetiredAt != nil && k.RetiredAt.Before(now) {
+		return *k.RetiredAt, true
+	}
+	return now, true
 }
 
 // Derive returns a 32-byte subkey of the system secret for one purpose
@@ -103,6 +195,25 @@ func New(ctx context.Context, store Store, secret []byte, opts Options) (*Manage
 	if opts.MaxTokenLifetime == 0 {
 		opts.MaxTokenLifetime = 24 * time.Hour
 	}
+	if opts.RefreshInterval == 0 {
+		opts.RefreshInterval = 30 * time.Second
+	}
+	if opts.PropagationDelay == 0 {
+		opts.PropagationDelay = 2 * opts.RefreshInterval
+	}
+	if opts.Margin == 0 {
+		opts.Margin = 5 * time.Minute
+	}
+	if opts.MissReloadInterval == 0 {
+		opts.MissReloadInterval = time.Second
+	}
+	if opts.MaxTokenLifetime < 0 || opts.RefreshInterval < 0 || opts.Margin < 0 || opts.MissReloadInterval < 0 {
+		return nil, errors.New("keys: negative duration in options")
+	}
+	if opts.PropagationDelay < opts.RefreshInterval {
+		return nil, fmt.Errorf("keys: propagation delay %s is shorter than the refresh interval %s: servers could sign with a key others do not publish yet",
+			opts.PropagationDelay, opts.RefreshInterval)
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -122,45 +233,121 @@ func New(ctx context.Context, store Store, secret []byte, opts Options) (*Manage
 		return nil, err
 	}
 	if m.Active() == nil {
-		if _, err := m.Rotate(ctx, opts.Alg); err != nil {
+		// Nothing signs yet, so nothing needs to wait for this key.
+		if _, err := m.RotateNow(ctx, opts.Alg); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
 }
 
-// Active is the key new tokens are signed with.
+// Options are the options in effect (defaults filled in).
+func (m *Manager) Options() Options { return m.opts }
+
+// Now is the manager's clock.
+func (m *Manager) Now() time.Time { return m.opts.Now() }
+
+// Active is the key new tokens are signed with now: the newest loaded key
+// whose activation time has passed and that is not retired. It is chosen
+// at each call, so a server switches at the activation time, not at its
+// next reload.
 func (m *Manager) Active() *Key {
+	now := m.opts.Now()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.active
+	return m.set.activeAt(now)
 }
 
-// Lookup finds a published key by kid.
+// State is k's state now, as this manager sees it: Key.State, except that
+// a key whose window holds now but that a newer one overlaps (two rotations
+// racing on MySQL) is Retired, as only the newest signs.
+func (m *Manager) State(k *Key) string {
+	now := m.opts.Now()
+	st := k.State(now)
+	if act := m.Active(); st == Active && (act == nil || act.KID != k.KID) {
+		return Retired
+	}
+	return st
+}
+
+// Lookup finds a loaded, published key by kid.
 func (m *Manager) Lookup(kid string) (*Key, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	k, ok := m.byKID[kid]
+	if m.set == nil {
+		return nil, false
+	}
+	k, ok := m.set.byKID[kid]
 	return k, ok
 }
 
-// All returns the published keys, newest first.
+// Verifier finds the published key a token's kid names. When no loaded
+// key has that kid — another server may already sign with a key loaded
+// here at the next refresh — and the kid is well formed (an RFC 7638
+// SHA-256 thumbprint, as every kid made here), it reloads the keys once
+// and looks again. Such reloads happen at most once per
+// MissReloadInterval; others fail at once with ErrUnknownKey.
+func (m *Manager) Verifier(ctx context.Context, kid string) (*Key, error) {
+	if k, ok := m.Lookup(kid); ok {
+		return k, nil
+	}
+	if !WellFormedKID(kid) {
+		return nil, fmt.Errorf("%w: malformed kid", ErrUnknownKey)
+	}
+	m.missMu.Lock()
+	defer m.missMu.Unlock()
+	// A reload made while this call waited may have found it.
+	if k, ok := m.Lookup(kid); ok {
+		return k, nil
+	}
+	now := m.opts.Now()
+	if !m.lastMiss.IsZero() && now.Sub(m.lastMiss) < m.opts.MissReloadInterval {
+		return nil, fmt.Errorf("%w: %q (reloaded less than %s ago)", ErrUnknownKey, kid, m.opts.MissReloadInterval)
+	}
+	m.lastMiss = now
+	if err := m.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("%w: %q: %w", ErrUnknownKey, kid, err)
+	}
+	if k, ok := m.Lookup(kid); ok {
+		m.opts.Logger.Info("signing key loaded on first use", "kid", kid)
+		return k, nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
+}
+
+// WellFormedKID reports whether kid has the shape of the kids made here:
+// a base64url (unpadded) SHA-256 thumbprint, 43 characters.
+func WellFormedKID(kid string) bool {
+	if len(kid) != 43 {
+		return false
+	}
+	for i := 0; i < len(kid); i++ {
+		c := kid[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// All returns the published keys (pending, active and retired), newest first.
 func (m *Manager) All() []*Key {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	out := make([]*Key, 0, len(m.byKID))
-	for _, k := range m.byKID {
-		out = append(out, k)
+	if m.set == nil {
+		return nil
 	}
-	sortNewestFirst(out)
-	return out
+	return slices.Clone(m.set.keys)
 }
 
 // JWKS is the published key set, as JSON (public halves only).
 func (m *Manager) JWKS() []byte {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.jwks
+	if m.set == nil {
+		return []byte(`{"keys":[]}`)
+	}
+	return m.set.jwks
 }
 
 // Algs lists the algorithms of the published keys (for discovery).
@@ -177,57 +364,104 @@ func (m *Manager) Algs() []string {
 }
 
 // Refresh reloads the key set from the store.
+//
+// Before that, it keeps published every retired key this process may
+// have signed with since the previous load: to at least the last moment
+// it could have signed with it plus MaxTokenLifetime and Margin (the
+// store only ever raises a publication). So a retired key's publication
+// follows the token lifetimes of the servers that signed with it, not only
+// those of the process that rotated, and a server that switched late
+// (a missed reload) extends it by its own delay.
 func (m *Manager) Refresh(ctx context.Context) error {
+	m.refreshMu.Lock()
+	defer m.refreshMu.Unlock()
 	rows, err := m.store.ListKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("keys: refresh: %w", err)
 	}
 	now := m.opts.Now()
-	byKID := make(map[string]*Key, len(rows))
-	var active *Key
-	var set jose.JSONWebKeySet
+	m.mu.RLock()
+	prev := m.set
+	m.mu.RUnlock()
+	if prev != nil {
+		for i := range rows {
+			row := &rows[i]
+			if row.PublishUntil == nil {
+				continue
+			}
+			until, used := prev.signedUntil(row.KID, now)
+			if !used {
+				continue
+			}
+			need := until.Add(m.opts.MaxTokenLifetime + m.opts.Margin).UTC()
+			if !row.PublishUntil.Before(need) {
+				continue
+			}
+			if _, err := m.store.ExtendPublication(ctx, row.KID, need); err != nil {
+				return fmt.Errorf("keys: refresh: %w", err)
+			}
+			m.opts.Logger.Info("retired signing key kept published for the tokens this server signed with it",
+				"kid", row.KID, "publish_until", need, "was", *row.PublishUntil)
+			row.PublishUntil = &need
+		}
+	}
+	set := &keySet{loadedAt: now, byKID: make(map[string]*Key, len(rows))}
 	for i := range rows {
 		row := &rows[i]
 		if row.PublishUntil != nil && now.After(*row.PublishUntil) {
 			continue
 		}
-		k, err := m.open(row)
-		if err != nil {
-			return err
+		var k *Key
+		if prev != nil {
+			// Same kid, same key (the kid is its thumbprint): skip the unsealing.
+			if p, ok := prev.byKID[row.KID]; ok && p.Alg == row.Alg {
+				k = keyFromRow(row, p.Signer)
+			}
 		}
-		byKID[k.KID] = k
-		if k.RetiredAt == nil && (active == nil || k.CreatedAt.After(active.CreatedAt)) {
-			active = k
+		if k == nil {
+			if k, err = m.open(row); err != nil {
+				return err
+			}
 		}
+		set.byKID[k.KID] = k
+		set.keys = append(set.keys, k)
 	}
-	keys := make([]*Key, 0, len(byKID))
-	for _, k := range byKID {
-		keys = append(keys, k)
+	sortNewestFirst(set.keys)
+	var jwks jose.JSONWebKeySet
+	jwks.Keys = []jose.JSONWebKey{}
+	for _, k := range set.keys {
+		jwks.Keys = append(jwks.Keys, jose.JSONWebKey{Key: k.Public, KeyID: k.KID, Algorithm: k.Alg, Use: "sig"})
 	}
-	sortNewestFirst(keys)
-	for _, k := range keys {
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.Public, KeyID: k.KID, Algorithm: k.Alg, Use: "sig"})
-	}
-	if set.Keys == nil {
-		set.Keys = []jose.JSONWebKey{}
-	}
-	js, err := json.Marshal(set)
-	if err != nil {
+	if set.jwks, err = json.Marshal(jwks); err != nil {
 		return fmt.Errorf("keys: encode JWKS: %w", err)
 	}
 	m.mu.Lock()
-	old := m.active
-	m.active, m.byKID, m.jwks = active, byKID, js
+	m.set = set
 	m.mu.Unlock()
-	if old != nil && active != nil && old.KID != active.KID {
-		m.opts.Logger.Info("signing key rotated", "kid", active.KID, "alg", active.Alg, "previous", old.KID)
-	}
+	m.logChanges(prev, set, now)
 	return nil
 }
 
-// Run refreshes every interval and deletes keys no longer published, until ctx ends.
-func (m *Manager) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+// logChanges logs a key newly published ahead of its activation and a
+// change of signing key since the previous load.
+func (m *Manager) logChanges(prev, cur *keySet, now time.Time) {
+	if prev == nil {
+		return
+	}
+	for _, k := range cur.keys {
+		if _, seen := prev.byKID[k.KID]; !seen && k.State(now) == Pending {
+			m.opts.Logger.Info("signing key published, pending activation", "kid", k.KID, "alg", k.Alg, "activates_at", k.ActivatesAt)
+		}
+	}
+	old, act := prev.activeAt(prev.loadedAt), cur.activeAt(now)
+	if old != nil && act != nil && old.KID != act.KID {
+		m.opts.Logger.Info("signing key rotated", "kid", act.KID, "alg", act.Alg, "previous", old.KID)
+	}
+}
+
+// Run refreshes every RefreshInterval until ctx ends.
+func (m *Manager) Run(ctx context.Context) {
+	t := time.NewTicker(m.opts.RefreshInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -241,9 +475,26 @@ func (m *Manager) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Rotate makes a new active key (alg "" means the configured default); the
-// previous ones stay published for MaxTokenLifetime.
+// Rotate makes a new key (alg "" means the configured default), published
+// at once and signing from PropagationDelay later, when every server has
+// loaded it. The keys it replaces sign until then and stay published for
+// PropagationDelay + MaxTokenLifetime + Margin from now (and longer if a
+// server still signs with them: see Refresh).
 func (m *Manager) Rotate(ctx context.Context, alg string) (*Key, error) {
+	return m.rotate(ctx, alg, m.opts.PropagationDelay)
+}
+
+// RotateNow is an emergency rotation: the new key signs at once on this
+// process and on every other server from its next reload (within
+// RefreshInterval). Until then other servers still sign with the replaced
+// key, and may reject tokens signed with the new one until they reload
+// (verification reloads once on an unknown kid, so only relying parties
+// with a stale JWKS see that). Retention is as for Rotate.
+func (m *Manager) RotateNow(ctx context.Context, alg string) (*Key, error) {
+	return m.rotate(ctx, alg, 0)
+}
+
+func (m *Manager) rotate(ctx context.Context, alg string, delay time.Duration) (*Key, error) {
 	if alg == "" {
 		alg = m.opts.Alg
 	}
@@ -269,15 +520,41 @@ func (m *Manager) Rotate(ctx context.Context, alg string) (*Key, error) {
 		return nil, fmt.Errorf("keys: encode: %w", err)
 	}
 	now := m.opts.Now().UTC()
-	row := &storage.SigningKey{KID: kid, Alg: alg, PrivateKey: m.seal(der, kid), CreatedAt: now}
-	if err := m.store.AddKey(ctx, row, now.Add(m.opts.MaxTokenLifetime)); err != nil {
+	act := now
+	if delay > 0 {
+		// Rounded up to a whole second: what `keys list` shows is exact,
+		// and every database keeps it as is.
+		act = now.Add(delay)
+		if r := act.Truncate(time.Second); !r.Equal(act) {
+			act = r.Add(time.Second)
+		}
+	}
+	row := &storage.SigningKey{KID: kid, Alg: alg, PrivateKey: m.seal(der, kid), CreatedAt: now, ActivatesAt: &act}
+	if err := m.store.AddKey(ctx, row, now.Add(m.Retention())); err != nil {
 		return nil, fmt.Errorf("keys: store: %w", err)
 	}
 	if err := m.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	k, _ := m.Lookup(kid)
+	k, ok := m.Lookup(kid)
+	if !ok {
+		return nil, fmt.Errorf("keys: key %s not found after storing it", kid)
+	}
 	return k, nil
+}
+
+// JWKSMaxAge is how long a client or shared cache may keep the JWKS: a
+// copy fetched from a server that has not reloaded yet (up to
+// RefreshInterval stale) must expire before a key made meanwhile
+// activates, so PropagationDelay − RefreshInterval (30 s by default).
+func (m *Manager) JWKSMaxAge() time.Duration {
+	return m.opts.PropagationDelay - m.opts.RefreshInterval
+}
+
+// Retention is how long after a rotation the replaced keys stay published
+// at least: PropagationDelay + MaxTokenLifetime + Margin.
+func (m *Manager) Retention() time.Duration {
+	return m.opts.PropagationDelay + m.opts.MaxTokenLifetime + m.opts.Margin
 }
 
 // Prune deletes retired keys whose tokens have all expired.
@@ -321,9 +598,26 @@ func (m *Manager) open(row *storage.SigningKey) (*Key, error) {
 	if !ok {
 		return nil, fmt.Errorf("keys: key %s: not a signer", row.KID)
 	}
-	return &Key{KID: row.KID, Alg: row.Alg, Signer: signer, Public: signer.Public(), CreatedAt: row.CreatedAt, RetiredAt: row.RetiredAt}, nil
+	return keyFromRow(row, signer), nil
+}
+
+func keyFromRow(row *storage.SigningKey, signer crypto.Signer) *Key {
+	act := row.CreatedAt
+	if row.ActivatesAt != nil {
+		act = *row.ActivatesAt
+	}
+	return &Key{KID: row.KID, Alg: row.Alg, Signer: signer, Public: signer.Public(),
+		CreatedAt: row.CreatedAt, ActivatesAt: act, RetiredAt: row.RetiredAt, PublishUntil: row.PublishUntil}
 }
 
 func sortNewestFirst(ks []*Key) {
-	slices.SortFunc(ks, func(a, b *Key) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	slices.SortFunc(ks, func(a, b *Key) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		if c := b.ActivatesAt.Compare(a.ActivatesAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.KID, b.KID)
+	})
 }

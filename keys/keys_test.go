@@ -28,14 +28,35 @@ func (m *memStore) ListKeys(context.Context) ([]storage.SigningKey, error) {
 func (m *memStore) AddKey(_ context.Context, k *storage.SigningKey, until time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	act := k.CreatedAt
+	if k.ActivatesAt != nil {
+		act = *k.ActivatesAt
+	}
+	k.ActivatesAt = &act
 	for i := range m.rows {
-		if m.rows[i].RetiredAt == nil {
-			now, u := k.CreatedAt, until
-			m.rows[i].RetiredAt, m.rows[i].PublishUntil = &now, &u
+		r := &m.rows[i]
+		if r.RetiredAt == nil || r.RetiredAt.After(act) {
+			at, u := act, until
+			r.RetiredAt = &at
+			if r.PublishUntil == nil || r.PublishUntil.Before(u) {
+				r.PublishUntil = &u
+			}
 		}
 	}
 	m.rows = append(m.rows, *k)
 	return nil
+}
+
+func (m *memStore) ExtendPublication(_ context.Context, kid string, until time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.rows {
+		if r := &m.rows[i]; r.KID == kid && r.PublishUntil != nil && r.PublishUntil.Before(until) {
+			r.PublishUntil = &until
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (m *memStore) DeleteUnpublished(_ context.Context, now time.Time) (int64, error) {
@@ -61,7 +82,8 @@ func TestManagerLifecycle(t *testing.T) {
 	st := &memStore{}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	m, err := New(ctx, st, secret, Options{MaxTokenLifetime: time.Hour, Now: clock})
+	opts := Options{MaxTokenLifetime: time.Hour, RefreshInterval: time.Second, PropagationDelay: 2 * time.Second, Margin: time.Minute, Now: clock}
+	m, err := New(ctx, st, secret, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +102,7 @@ func TestManagerLifecycle(t *testing.T) {
 		t.Fatal("private key not sealed")
 	}
 	// A second manager over the same store loads the same key, not a new one.
-	m2, err := New(ctx, st, secret, Options{Now: clock})
+	m2, err := New(ctx, st, secret, opts)
 	if err != nil || m2.Active().KID != first.KID || len(st.rows) != 1 {
 		t.Fatalf("reload made a new key: %v", err)
 	}
@@ -94,12 +116,17 @@ func TestManagerLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := second.Signer.(*ecdsa.PrivateKey); !ok || m.Active().KID != second.KID {
-		t.Fatal("rotation did not make an active ES256 key")
+	if _, ok := second.Signer.(*ecdsa.PrivateKey); !ok || m.Active().KID != first.KID || m.State(second) != Pending {
+		t.Fatal("rotation did not make a pending ES256 key")
 	}
-	// The other manager sees the rotation at its next refresh.
-	if err := m2.Refresh(ctx); err != nil || m2.Active().KID != second.KID {
+	// The other manager publishes it at its next refresh, and both sign
+	// with it from its activation on.
+	if err := m2.Refresh(ctx); err != nil || m2.Active().KID != first.KID {
 		t.Fatalf("refresh did not pick up the rotation: %v", err)
+	}
+	now = now.Add(2 * time.Second)
+	if m.Active().KID != second.KID || m2.Active().KID != second.KID {
+		t.Fatal("the new key does not sign after its activation")
 	}
 	var set struct {
 		Keys []map[string]any `json:"keys"`
@@ -115,8 +142,9 @@ func TestManagerLifecycle(t *testing.T) {
 	if _, ok := m.Lookup(first.KID); !ok {
 		t.Fatal("retired key not found during its publish window")
 	}
-	// After the longest token lifetime the old key leaves the set and the store.
-	now = now.Add(time.Hour + time.Second)
+	// After the longest token lifetime (and the margin) from the activation,
+	// the old key leaves the set and the store.
+	now = now.Add(time.Hour + time.Minute + time.Second)
 	if err := m.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/manam-id/manam/idp"
 )
@@ -55,6 +56,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 // they signed has expired.
 func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=60")
+	// Short enough that no cached copy misses a key when it starts signing.
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(p.keys.JWKSMaxAge().Seconds())))
 	_, _ = w.Write(p.keys.JWKS())
 }

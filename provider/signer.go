@@ -36,22 +36,24 @@ func (s *keySigner) Generate(ctx context.Context, claims jwt.MapClaims, header j
 	return signer.Generate(ctx, claims, &jwt.Headers{Extra: h})
 }
 
-// verifier returns a signer whose key is the published key the token names.
-func (s *keySigner) verifier(token string) (*jwt.DefaultSigner, error) {
+// verifier returns a signer whose key is the published key the token
+// names. A kid not loaded yet (another server switched to a key this one
+// loads at its next refresh) makes the key manager reload once, rate-limited.
+func (s *keySigner) verifier(ctx context.Context, token string) (*jwt.DefaultSigner, error) {
 	kid, err := tokenKID(token)
 	if err != nil {
 		return nil, err
 	}
-	k, ok := s.keys.Lookup(kid)
-	if !ok {
-		return nil, fmt.Errorf("provider: token signed by unknown key %q", kid)
+	k, err := s.keys.Verifier(ctx, kid)
+	if err != nil {
+		return nil, fmt.Errorf("provider: token signed by unknown key: %w", err)
 	}
 	return &jwt.DefaultSigner{GetPrivateKey: func(context.Context) (any, error) { return k.Signer, nil }}, nil
 }
 
 // Validate implements jwt.Signer.
 func (s *keySigner) Validate(ctx context.Context, token string) (string, error) {
-	v, err := s.verifier(token)
+	v, err := s.verifier(ctx, token)
 	if err != nil {
 		return "", err
 	}
@@ -60,7 +62,7 @@ func (s *keySigner) Validate(ctx context.Context, token string) (string, error) 
 
 // Decode implements jwt.Signer.
 func (s *keySigner) Decode(ctx context.Context, token string) (*jwt.Token, error) {
-	v, err := s.verifier(token)
+	v, err := s.verifier(ctx, token)
 	if err != nil {
 		return nil, &jwt.ValidationError{Errors: jwt.ValidationErrorUnverifiable, Inner: err}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // SigningKeys stores the sealed signing keys that package keys manages.
@@ -21,15 +23,29 @@ func (s *SigningKeys) ListKeys(ctx context.Context) ([]SigningKey, error) {
 	return ks, nil
 }
 
-// AddKey stores a new key and retires the keys before it, atomically: the
-// retired ones stay published until publishUntil.
+// AddKey stores a new key and, atomically, retires every key that would
+// still be signing when it activates (k.ActivatesAt; nil means
+// k.CreatedAt): those keys stop signing at that activation time and stay
+// published until at least publishUntil (a later publication already set
+// is kept). Keys retired earlier are left alone.
 func (s *SigningKeys) AddKey(ctx context.Context, k *SigningKey, publishUntil time.Time) error {
 	k.CreatedAt, publishUntil = utc(k.CreatedAt), utc(publishUntil)
+	act := k.CreatedAt
+	if k.ActivatesAt != nil {
+		act = utc(*k.ActivatesAt)
+	}
+	k.ActivatesAt = &act
 	return s.db.InTx(ctx, func(ctx context.Context) error {
 		w := s.db.writer(ctx)
-		now := k.CreatedAt
-		if err := w.Model(&SigningKey{}).Where("retired_at IS NULL").
-			Updates(map[string]any{"retired_at": now, "publish_until": publishUntil}).Error; err != nil {
+		// Publication first: the second statement changes retired_at, which
+		// selects the rows. A publication only ever grows.
+		if err := w.Model(&SigningKey{}).
+			Where("(retired_at IS NULL OR retired_at > ?) AND (publish_until IS NULL OR publish_until < ?)", act, publishUntil).
+			Update("publish_until", publishUntil).Error; err != nil {
+			return fmt.Errorf("storage: retire keys: %w", err)
+		}
+		if err := w.Model(&SigningKey{}).Where("retired_at IS NULL OR retired_at > ?", act).
+			Update("retired_at", act).Error; err != nil {
 			return fmt.Errorf("storage: retire keys: %w", err)
 		}
 		if err := w.Create(k).Error; err != nil {
@@ -37,6 +53,25 @@ func (s *SigningKeys) AddKey(ctx context.Context, k *SigningKey, publishUntil ti
 		}
 		return nil
 	})
+}
+
+// ExtendPublication keeps a retired key published until at least until:
+// it raises publish_until, never lowers it, and leaves keys that are not
+// retired (published indefinitely) alone. It reports whether it changed a row.
+func (s *SigningKeys) ExtendPublication(ctx context.Context, kid string, until time.Time) (bool, error) {
+	until = utc(until)
+	var n int64
+	err := s.db.write(ctx, func(g *gorm.DB) error {
+		res := g.Model(&SigningKey{}).
+			Where("kid = ? AND publish_until IS NOT NULL AND publish_until < ?", kid, until).
+			Update("publish_until", until)
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("storage: extend key publication: %w", err)
+	}
+	return n > 0, nil
 }
 
 // DeleteUnpublished removes retired keys whose tokens have all expired.

@@ -102,6 +102,17 @@ var migrations = []migration{
 		}
 		return tx.Migrator().AddColumn(&Confirmation{}, "ClientID")
 	}},
+	{13, "signing key activation time", func(tx *gorm.DB) error {
+		// A rotation publishes a key at once and signs with it only from
+		// activates_at (package keys). Keys made before are active since
+		// their creation. Idempotent: the backfill touches only NULLs.
+		if !tx.Migrator().HasColumn(&SigningKey{}, "ActivatesAt") {
+			if err := tx.Migrator().AddColumn(&SigningKey{}, "ActivatesAt"); err != nil {
+				return err
+			}
+		}
+		return tx.Model(&SigningKey{}).Where("activates_at IS NULL").Update("activates_at", gorm.Expr("created_at")).Error
+	}},
 }
 
 // SchemaVersion is the version the code expects.

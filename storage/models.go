@@ -177,7 +177,8 @@ type SigningKey struct {
 	Alg          string     `gorm:"size:16;not null"`
 	PrivateKey   []byte     `gorm:"not null"` // sealed by package keys; storage never sees it in the clear
 	CreatedAt    time.Time  `gorm:"not null;index"`
-	RetiredAt    *time.Time // when a newer key took over
+	ActivatesAt  *time.Time // when servers start signing with it; published (JWKS, verification) from creation. Nil (rows older than migration 13): CreatedAt
+	RetiredAt    *time.Time // when a newer key takes (or took) over signing
 	PublishUntil *time.Time // after this, no token it signed is valid: unpublish and delete
 }
 

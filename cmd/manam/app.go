@@ -72,8 +72,12 @@ func (a *app) providerConfig() provider.Config {
 }
 
 func (a *app) keys(ctx context.Context) (*keys.Manager, error) {
+	// A rotation signs with the new key from 2 × MANAM_KEY_REFRESH later
+	// (keys.Options.PropagationDelay's default): every server has reloaded,
+	// so publishes and accepts it, by then, even after one missed reload.
 	return keys.New(ctx, storage.NewSigningKeys(a.db), a.secret, keys.Options{
-		Alg: a.cfg.KeyAlg, MaxTokenLifetime: a.providerConfig().MaxTokenLifetime(), Logger: a.log,
+		Alg: a.cfg.KeyAlg, MaxTokenLifetime: a.providerConfig().MaxTokenLifetime(),
+		RefreshInterval: a.cfg.KeyRefresh, Logger: a.log,
 	})
 }
 
@@ -150,7 +154,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 
 // background runs key refresh, outbox delivery and garbage collection until ctx ends.
 func (a *app) background(ctx context.Context, s *server) error {
-	go s.keys.Run(ctx, a.cfg.KeyRefresh)
+	go s.keys.Run(ctx)
 	if a.cfg.SMTPURL == "log" || a.cfg.SMSURL == "log" {
 		a.log.Warn("mail or SMS delivery is set to log: messages, with their links and codes, go to this log (development only)",
 			"MANAM_SMTP_URL", a.cfg.SMTPURL == "log", "MANAM_SMS_URL", a.cfg.SMSURL == "log")

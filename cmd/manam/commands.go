@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/manam-id/manam/idp"
+	"github.com/manam-id/manam/keys"
 	"github.com/manam-id/manam/provider"
 	"github.com/manam-id/manam/storage"
 )
@@ -38,7 +39,9 @@ Usage:
   manam user create --email E --password P [--name N] [--json]
   manam user import FILE [--json]     accounts from JSON lines: {"email","email_verified","password_hash","name"}
   manam keys list [--json]
-  manam keys rotate [--alg RS256|ES256] [--json]
+  manam keys rotate [--alg RS256|ES256] [--now] [--json]
+                                      new key, published at once, signing after 2 × MANAM_KEY_REFRESH
+                                      (--now: signing at once, for a compromised key; see README.md)
   manam healthcheck                   exit 0 when the local server is ready (for container healthchecks)
 
 Every command reads the MANAM_* environment variables (see README.md); the
@@ -491,9 +494,13 @@ func (e *cmdEnv) keysCmd(args []string) error {
 	sub := args[0]
 	fs := newFlags("keys " + sub)
 	alg := fs.String("alg", "", "RS256 or ES256 (rotate)")
+	now := fs.Bool("now", false, "sign with the new key at once instead of after the propagation delay (rotate; emergencies)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(fs, args[1:]); err != nil {
 		return err
+	}
+	if sub != "rotate" && (*alg != "" || *now) {
+		return fmt.Errorf("%w: --alg and --now are for keys rotate", errUsage)
 	}
 	a, err := e.open(fs)
 	if err != nil {
@@ -504,43 +511,71 @@ func (e *cmdEnv) keysCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	if sub == "rotate" {
 		if *alg != "" && *alg != "RS256" && *alg != "ES256" {
 			return fmt.Errorf("%w: --alg must be RS256 or ES256", errUsage)
 		}
-		k, err := km.Rotate(e.ctx, *alg)
+		rotate := km.Rotate
+		if *now {
+			rotate = km.RotateNow
+		}
+		k, err := rotate(e.ctx, *alg)
 		if err != nil {
 			return err
 		}
+		retainedUntil := k.CreatedAt.Add(km.Retention())
 		if *asJSON {
-			return e.printJSON(map[string]string{"kid": k.KID, "alg": k.Alg})
+			return e.printJSON(map[string]any{"kid": k.KID, "alg": k.Alg, "state": km.State(k),
+				"activates_at": stamp(k.ActivatesAt), "previous_published_until": stamp(retainedUntil)})
 		}
-		fmt.Fprintf(e.out, "new active key %s (%s); running servers use it within %s\n", k.KID, k.Alg, a.cfg.KeyRefresh)
+		if *now {
+			fmt.Fprintf(e.out, "new active key %s (%s); running servers use it within %s (--now: they sign with the previous key until they reload)\n",
+				k.KID, k.Alg, a.cfg.KeyRefresh)
+		} else {
+			fmt.Fprintf(e.out, "new active key %s (%s); running servers use it within %s, at %s (published now, signing from then)\n",
+				k.KID, k.Alg, km.Options().PropagationDelay, stamp(k.ActivatesAt))
+		}
+		fmt.Fprintf(e.out, "previous keys stay published until at least %s\n", stamp(retainedUntil))
 		return nil
 	}
 	type row struct {
-		KID       string `json:"kid"`
-		Alg       string `json:"alg"`
-		Active    bool   `json:"active"`
-		CreatedAt string `json:"created_at"`
+		KID          string  `json:"kid"`
+		Alg          string  `json:"alg"`
+		State        string  `json:"state"` // pending, active or retired
+		Active       bool    `json:"active"`
+		CreatedAt    string  `json:"created_at"`
+		ActivatesAt  string  `json:"activates_at"`
+		RetiredAt    *string `json:"retired_at"`    // null: signing until the next rotation
+		PublishUntil *string `json:"publish_until"` // null: published until retired
 	}
-	var out []row
-	act := km.Active()
+	out := []row{}
 	for _, k := range km.All() {
-		out = append(out, row{k.KID, k.Alg, act != nil && act.KID == k.KID, k.CreatedAt.UTC().Format(time.RFC3339)})
+		st := km.State(k)
+		r := row{KID: k.KID, Alg: k.Alg, State: st, Active: st == keys.Active,
+			CreatedAt: stamp(k.CreatedAt), ActivatesAt: stamp(k.ActivatesAt)}
+		if k.RetiredAt != nil {
+			v := stamp(*k.RetiredAt)
+			r.RetiredAt = &v
+		}
+		if k.PublishUntil != nil {
+			v := stamp(*k.PublishUntil)
+			r.PublishUntil = &v
+		}
+		out = append(out, r)
 	}
 	if *asJSON {
 		return e.printJSON(out)
 	}
 	var rows [][]string
 	for _, r := range out {
-		state := "published"
-		if r.Active {
-			state = "active"
+		until := "-"
+		if r.PublishUntil != nil {
+			until = *r.PublishUntil
 		}
-		rows = append(rows, []string{r.KID, r.Alg, state, r.CreatedAt})
+		rows = append(rows, []string{r.KID, r.Alg, r.State, r.CreatedAt, r.ActivatesAt, until})
 	}
-	return e.table([]string{"KID", "ALG", "STATE", "CREATED"}, rows)
+	return e.table([]string{"KID", "ALG", "STATE", "CREATED", "ACTIVATES", "PUBLISHED UNTIL"}, rows)
 }
 
 // healthcheck asks the server on MANAM_ADDR (on loopback) whether it is ready.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
@@ -302,9 +303,14 @@ func testEndToEnd(t *testing.T, be backend) {
 		r.t = t
 		before, beforeIDT := r.flow(newBrowser(t, srv.URL))
 		oldKID := jwtHeader(t, before.Extra("id_token").(string))["kid"]
-		var rot struct{ KID string }
+		var rot struct {
+			KID         string
+			ActivatesAt time.Time `json:"activates_at"`
+		}
 		_ = json.Unmarshal([]byte(srv.cli(t, "keys", "rotate", "--alg", "ES256", "--json")), &rot)
 		waitFor(t, "the server to publish the new key", func() bool { return strings.Contains(string(get(t, srv.URL+"/.well-known/jwks.json")), rot.KID) })
+		// It signs from its activation, 2 × MANAM_KEY_REFRESH (here 2 s) after the rotation.
+		waitFor(t, "the new key to activate", func() bool { return time.Now().After(rot.ActivatesAt) })
 		// Discovery now also announces ES256.
 		r2 := newRP(t, srv, app, oidc.ScopeOpenID, "email")
 		after, _ := r2.flow(newBrowser(t, srv.URL))
