@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/manam-id/manam/idp/i18n"
 	"github.com/manam-id/manam/storage"
@@ -243,4 +244,34 @@ func (s *Service) ConfirmMobileChange(ctx context.Context, sess *Session, code s
 		return nil, err
 	}
 	return s.accounts.AccountByID(ctx, sess.Account.ID)
+}
+
+// FactorReauthMaxAge is how recent a sign-in must be to set up a second
+// factor from the account page, for an account that has no password to
+// confirm (one made through an upstream provider).
+const FactorReauthMaxAge = 10 * time.Minute
+
+// ProveFactorChange is the re-authentication before a signed-in user sets
+// up a second factor from the account page (NIST SP 800-63B §6.1.2.1): a
+// stolen session cookie must not be enough to bind the attacker's
+// authenticator to the account and, by ending the other sessions, lock the
+// owner out. It takes the current password (a wrong one counts towards
+// the lockout, like a sign-in) or, for an account without a password, a
+// sign-in less than FactorReauthMaxAge old. Failures come back as
+// FieldErrors{"current_password": …}.
+func (s *Service) ProveFactorChange(ctx context.Context, sess *Session, password string) error {
+	if sess == nil || sess.Row == nil || sess.Account == nil {
+		return ErrNoSession
+	}
+	a, err := s.accounts.AccountByID(ctx, sess.Account.ID)
+	if err != nil {
+		return err
+	}
+	if HasPassword(a) {
+		return s.proveOwner(ctx, a, password)
+	}
+	if age := s.now().Sub(sess.Row.AuthTime); age > FactorReauthMaxAge || age < -time.Minute {
+		return FieldErrors{"current_password": "Sign in again to set up two-step verification."}
+	}
+	return nil
 }

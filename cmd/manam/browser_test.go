@@ -198,6 +198,7 @@ func TestBrowserTOTP(t *testing.T) {
 		chromedp.SendKeys(`input#password`, password, chromedp.ByQuery),
 		chromedp.Submit(`input#password`, chromedp.ByQuery),
 		chromedp.WaitVisible(`//h1[contains(., "Your account")]`),
+		chromedp.SendKeys(`input#totp_password`, password, chromedp.ByQuery),
 		chromedp.Click(`form[action="/2fa/totp"] button`, chromedp.ByQuery),
 		chromedp.WaitVisible(`img#qr`, chromedp.ByQuery),
 		chromedp.Text(`#secret`, &secret, chromedp.ByQuery),

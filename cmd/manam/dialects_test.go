@@ -741,7 +741,7 @@ func TestDialectSecondFactor(t *testing.T) {
 			f.Set("email", alice)
 			f.Set("password", alicePass)
 			csrf := formFields(b.post(e.srv.URL+"/login", f).Body).Get("csrf_token")
-			sm := shownSecret.FindStringSubmatch(b.post(e.srv.URL+"/2fa/totp", url.Values{"csrf_token": {csrf}}).Body)
+			sm := shownSecret.FindStringSubmatch(b.post(e.srv.URL+"/2fa/totp", url.Values{"csrf_token": {csrf}, "current_password": {alicePass}}).Body)
 			if sm == nil {
 				t.Fatal("no TOTP enrolment page")
 			}

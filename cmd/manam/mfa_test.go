@@ -103,10 +103,25 @@ func TestTOTPEndToEnd(t *testing.T) {
 			if p := b.post(srv.URL+"/account/2fa/remove", url.Values{"csrf_token": {csrf}, "kind": {"totp"}, "method": {"recovery"}, "code": {"aaaaa-aaaaa"}}); p.StatusCode != http.StatusConflict {
 				t.Fatalf("removing a factor never set up: %d", p.StatusCode)
 			}
+			// Setting up a factor from the account page needs the current
+			// password: a stolen session cookie alone must not do it.
+			for _, c := range []struct{ name, path, password, field string }{
+				{"authenticator without the password", "/2fa/totp", "", "totp_password"},
+				{"authenticator with a wrong password", "/2fa/totp", "not the password", "totp_password"},
+				{"SMS without the password", "/2fa/sms", "", "sms_password"},
+			} {
+				form := url.Values{"csrf_token": {csrf}, "phone": {"+4915112345678"}}
+				if c.password != "" {
+					form.Set("current_password", c.password)
+				}
+				if p := b.post(srv.URL+c.path, form); p.StatusCode != http.StatusBadRequest || !strings.Contains(p.Body, `id="`+c.field+`-error"`) {
+					t.Fatalf("%s: %d", c.name, p.StatusCode)
+				}
+			}
 			if after, _ := db.RowCounts(context.Background()); !maps.Equal(before, after) {
 				t.Fatalf("refused steps wrote: %v → %v", before, after)
 			}
-			p = b.post(srv.URL+"/2fa/totp", url.Values{"csrf_token": {csrf}})
+			p = b.post(srv.URL+"/2fa/totp", url.Values{"csrf_token": {csrf}, "current_password": {alicePass}})
 			m, sm := qrImage.FindStringSubmatch(p.Body), shownSecret.FindStringSubmatch(p.Body)
 			if p.StatusCode != 200 || m == nil || sm == nil {
 				t.Fatalf("enrolment page: %d %s", p.StatusCode, p.Body)

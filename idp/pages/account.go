@@ -62,7 +62,7 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request, status int, 
 	data := map[string]any{}
 	p.factorData(r, a.ID, data)
 	p.render(w, r, status, "account.html", mergeData(data, map[string]any{"Title": "Your account", "Email": email, "Verified": a.EmailVerified,
-		"Mobile": mobile, "MobileVerified": a.MobileVerified, "PendingMobile": pending,
+		"Mobile": mobile, "MobileVerified": a.MobileVerified, "PendingMobile": pending, "HasPassword": idp.HasPassword(a),
 		"V": v, "Statuses": idp.MaritalStatuses, "Errors": map[string]string(errs), "Done": done, "Linked": p.linkedIdentities(r, a.ID), "CSRF": p.csrf.Token(w, r)}))
 }
 

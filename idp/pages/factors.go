@@ -220,6 +220,27 @@ func (p *Pages) factorForm(w http.ResponseWriter, r *http.Request) (actor, bool)
 	return a, ok
 }
 
+// reauthenticated checks the current password (idp.ProveFactorChange)
+// before the account page starts setting up a factor; a sign-in that
+// must enrol has just proved it. On failure it shows the account page
+// again with the error at field.
+func (p *Pages) reauthenticated(w http.ResponseWriter, r *http.Request, a actor, field string) bool {
+	if a.sess == nil {
+		return true
+	}
+	err := p.svc.ProveFactorChange(r.Context(), a.sess, r.PostFormValue("current_password"))
+	var fe idp.FieldErrors
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &fe):
+		p.account(w, r, http.StatusBadRequest, idp.FieldErrors{field: fe["current_password"]}, "")
+	default:
+		p.unavailable(w, r, "re-authentication for a second factor failed", err)
+	}
+	return false
+}
+
 func (p *Pages) actorOf(w http.ResponseWriter, r *http.Request) (actor, bool) {
 	challenge := r.FormValue("challenge")
 	if c, err := r.Cookie(PendingCookie); err == nil && c.Value != "" {
@@ -255,6 +276,9 @@ func (p *Pages) Enrol(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) EnrolTOTP(w http.ResponseWriter, r *http.Request) {
 	a, ok := p.factorForm(w, r)
 	if !ok {
+		return
+	}
+	if !p.reauthenticated(w, r, a, "totp_password") {
 		return
 	}
 	en, err := p.svc.BeginTOTP(r.Context(), a.accountID)
@@ -303,6 +327,9 @@ func (p *Pages) ConfirmTOTPEnrolment(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) EnrolSMS(w http.ResponseWriter, r *http.Request) {
 	a, ok := p.factorForm(w, r)
 	if !ok {
+		return
+	}
+	if !p.reauthenticated(w, r, a, "sms_password") {
 		return
 	}
 	phone, err := p.svc.BeginSMSFactor(r.Context(), a.accountID, r.PostFormValue("phone"), p.links(r, a.challenge))
