@@ -31,6 +31,25 @@ func (s *Service) NeedsFactorEmail(ctx context.Context, clientID string) bool {
 	return s.settings(ctx, clientID).MFAConfirmEmail
 }
 
+// NeedsAccountFactorEmail tells whether setting up a second factor from
+// the account page (outside any tenant's sign-in) needs the e-mail step:
+// when some tenant asks for it, for an account with an address. The
+// tenant's guarantee, that an enrolled factor comes with proof of the
+// mailbox, must hold whatever page the factor was set up on, and a factor
+// set up before the account ever used that tenant counts there too.
+func (s *Service) NeedsAccountFactorEmail(ctx context.Context, a *storage.Account) (bool, error) {
+	if a == nil || a.Email == nil {
+		return false, nil
+	}
+	src, ok := s.tenants.(interface {
+		AnyRequiresFactorEmail(context.Context) (bool, error)
+	})
+	if !ok {
+		return false, nil
+	}
+	return src.AnyRequiresFactorEmail(ctx)
+}
+
 // SendFactorEmail mails the link that proves the account's mailbox before a
 // factor is enrolled. typed must be the account's own address (the
 // documented flow has the person type it): otherwise FieldErrors, and

@@ -264,6 +264,7 @@ func (p *Provider) Handler(mounts ...Mount) http.Handler {
 	r.HandleFunc("/login/2fa/enrolled", p.pages.Enrolled).Methods(http.MethodPost)
 	r.HandleFunc("/login/2fa/email", p.pages.FactorEmail).Methods(http.MethodPost)
 	r.HandleFunc("/login/2fa/email/confirm", p.pages.FactorEmailConfirm).Methods(http.MethodGet)
+	r.HandleFunc("/account/2fa/email/confirm", p.pages.AccountFactorEmailConfirm).Methods(http.MethodGet)
 	r.HandleFunc("/2fa/totp", p.pages.EnrolTOTP).Methods(http.MethodPost)
 	r.HandleFunc("/2fa/totp/confirm", p.pages.ConfirmTOTPEnrolment).Methods(http.MethodPost)
 	r.HandleFunc("/2fa/sms", p.pages.EnrolSMS).Methods(http.MethodPost)

@@ -147,3 +147,13 @@ func isDuplicate(err error) bool {
 // utc is how every time reaches the database: SQLite compares stored times
 // as text, which is only right when they share one zone.
 func utc(t time.Time) time.Time { return t.UTC() }
+
+// AnyRequiresFactorEmail tells whether some tenant asks for the e-mail
+// step before a second factor is enrolled (MFAConfirmEmail).
+func (s *Tenants) AnyRequiresFactorEmail(ctx context.Context) (bool, error) {
+	var n int64
+	if err := s.db.reader(ctx).Model(&Tenant{}).Where("mfa_confirm_email = ?", true).Limit(1).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("storage: tenants asking for the e-mail step: %w", err)
+	}
+	return n > 0, nil
+}

@@ -681,6 +681,45 @@ func TestEnrolmentEmailStep(t *testing.T) {
 			if c := finish(t, r, b.post(srv.URL+"/login/2fa/enrolled", formFields(p.Body)), pkce); c.ACR != "urn:manam:acr:mfa" {
 				t.Fatalf("acr %q", c.ACR)
 			}
+
+			// The account page cannot go around the step: while a tenant
+			// asks for it, a factor set up there (before any sign-in
+			// through that tenant) needs the e-mail step too.
+			const bob, bobPass = "bob@example.com", "bob's long enough password"
+			srv.cli(t, "user", "create", "--email", bob, "--password", bobPass)
+			ba := newBrowser(t, srv.URL)
+			lf := formFields(ba.get(srv.URL + "/login").Body)
+			lf.Set("email", bob)
+			lf.Set("password", bobPass)
+			p = ba.post(srv.URL+"/login", lf)
+			if p.Request.URL.Path != "/account" {
+				t.Fatalf("plain sign-in went to %s", p.Request.URL)
+			}
+			csrf := formFields(p.Body).Get("csrf_token")
+			before, _ = db.RowCounts(context.Background())
+			for _, path := range []string{"/2fa/totp", "/2fa/sms"} {
+				q := ba.post(srv.URL+path, url.Values{"csrf_token": {csrf}, "current_password": {bobPass}, "phone": {"+4915112345678"}})
+				if q.StatusCode != http.StatusForbidden || !strings.Contains(q.Body, `action="/login/2fa/email"`) {
+					t.Fatalf("%s from the account page before the e-mail step: %d", path, q.StatusCode)
+				}
+			}
+			if after, _ := db.RowCounts(context.Background()); !maps.Equal(before, after) {
+				t.Fatalf("refused steps wrote: %v → %v", before, after)
+			}
+			if q := ba.post(srv.URL+"/login/2fa/email", url.Values{"csrf_token": {csrf}}); q.StatusCode != 200 || !strings.Contains(q.Body, bob) {
+				t.Fatalf("sending the account page's link: %d", q.StatusCode)
+			}
+			link = mailedLink(t, mail, 2, "/account/2fa/email/confirm")
+			if q := newBrowser(t, srv.URL).get(link); q.Request.URL.Path != "/login" {
+				t.Fatalf("the link in a signed-out browser went to %s", q.Request.URL)
+			}
+			if q := ba.get(link); q.Request.URL.Path != "/account" || q.StatusCode != 200 {
+				t.Fatalf("after the account page's link: %d %s", q.StatusCode, q.Request.URL)
+			}
+			p = ba.post(srv.URL+"/2fa/totp", url.Values{"csrf_token": {csrf}, "current_password": {bobPass}})
+			if p.StatusCode != 200 || shownSecret.FindStringSubmatch(p.Body) == nil {
+				t.Fatalf("TOTP enrolment from the account page after the step: %d", p.StatusCode)
+			}
 		})
 	}
 }

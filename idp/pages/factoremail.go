@@ -21,21 +21,56 @@ const FactorEmailCookie = "manam_mfa_email"
 
 func (p *Pages) emailProof(pd *idp.Pending) string { return p.csrf.sign("mfa-email:" + pd.Row.ID) }
 
+// sessionEmailProof is the proof for the account page: bound to the
+// signed-in session.
+func (p *Pages) sessionEmailProof(sess *idp.Session) string {
+	return p.csrf.sign("mfa-email-session:" + sess.Row.ID)
+}
+
 // emailProofNeeded tells whether an enrolment must do the e-mail step
-// first: a pending sign-in (not the account page) through a tenant that
-// asks for it, for an account with an address, not yet proved here.
+// first, for an account with an address, not yet proved here: a pending
+// sign-in through a tenant that asks for it, or the account page when
+// any tenant asks for it (idp.NeedsAccountFactorEmail). A failure to tell
+// asks for the step.
 func (p *Pages) emailProofNeeded(r *http.Request, a actor) bool {
-	if a.pending == nil || a.pending.Account.Email == nil || !p.svc.NeedsFactorEmail(r.Context(), a.pending.Row.ClientID) {
+	var want string
+	switch {
+	case a.pending != nil:
+		if a.pending.Account.Email == nil || !p.svc.NeedsFactorEmail(r.Context(), a.pending.Row.ClientID) {
+			return false
+		}
+		want = p.emailProof(a.pending)
+	case a.sess != nil:
+		need, err := p.svc.NeedsAccountFactorEmail(r.Context(), a.sess.Account)
+		if err != nil {
+			p.log.WarnContext(r.Context(), "telling whether the e-mail step is needed failed: asking for it", "err", err)
+		}
+		if !need && err == nil {
+			return false
+		}
+		want = p.sessionEmailProof(a.sess)
+	default:
 		return false
 	}
 	c, err := r.Cookie(FactorEmailCookie)
-	return err != nil || !hmac.Equal([]byte(c.Value), []byte(p.emailProof(a.pending)))
+	return err != nil || !hmac.Equal([]byte(c.Value), []byte(want))
+}
+
+// actorEmail is the address the e-mail step proves.
+func actorEmail(a actor) string {
+	switch {
+	case a.pending != nil && a.pending.Account.Email != nil:
+		return *a.pending.Account.Email
+	case a.sess != nil && a.sess.Account.Email != nil:
+		return *a.sess.Account.Email
+	}
+	return ""
 }
 
 // emailStep renders the page that sends the link.
 func (p *Pages) emailStep(w http.ResponseWriter, r *http.Request, status int, a actor, sent bool) {
 	p.render(w, r, status, "enrol_email.html", map[string]any{"Title": "Confirm your e-mail address", "Challenge": a.challenge,
-		"Email": *a.pending.Account.Email, "Sent": sent, "CSRF": p.csrf.Token(w, r)})
+		"Email": actorEmail(a), "Sent": sent, "CSRF": p.csrf.Token(w, r)})
 }
 
 // FactorEmail serves POST /login/2fa/email: the link goes to the account's address.
@@ -44,16 +79,23 @@ func (p *Pages) FactorEmail(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if a.pending == nil || a.pending.Account.Email == nil {
+	email := actorEmail(a)
+	if email == "" || (a.pending == nil && !p.emailProofNeeded(r, a)) {
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 		return
 	}
 	links := p.links(r, a.challenge)
-	links.ClientID = a.pending.Row.ClientID
-	links.FactorEmail = func(token string) string {
-		return p.issuer + "/login/2fa/email/confirm?" + url.Values{"token": {token}, "challenge": {a.challenge}}.Encode()
+	if a.pending != nil {
+		links.ClientID = a.pending.Row.ClientID
+		links.FactorEmail = func(token string) string {
+			return p.issuer + "/login/2fa/email/confirm?" + url.Values{"token": {token}, "challenge": {a.challenge}}.Encode()
+		}
+	} else {
+		links.FactorEmail = func(token string) string {
+			return p.issuer + "/account/2fa/email/confirm?" + url.Values{"token": {token}}.Encode()
+		}
 	}
-	err := p.svc.SendFactorEmail(r.Context(), a.accountID, *a.pending.Account.Email, links)
+	err := p.svc.SendFactorEmail(r.Context(), a.accountID, email, links)
 	if errors.Is(err, idp.ErrThrottled) {
 		w.Header().Set("Retry-After", "60")
 		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "Codes can be sent once a minute. Wait a moment and try again.")
@@ -86,4 +128,27 @@ func (p *Pages) FactorEmailConfirm(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: FactorEmailCookie, Value: p.emailProof(pd), Path: "/", MaxAge: int(idp.FactorEmailTTL.Seconds()),
 		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, "/login/2fa/enrol?challenge="+url.QueryEscape(challenge), http.StatusSeeOther)
+}
+
+// AccountFactorEmailConfirm serves GET /account/2fa/email/confirm?token=…:
+// the mailed link of the account page's e-mail step, opened in the
+// browser of the same signed-in session.
+func (p *Pages) AccountFactorEmailConfirm(w http.ResponseWriter, r *http.Request) {
+	sess, err := p.CurrentSession(r)
+	if err != nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	err = p.svc.ProveFactorEmail(r.Context(), sess.Account.ID, r.FormValue("token"))
+	if errors.Is(err, idp.ErrInvalidToken) {
+		p.Error(w, r, http.StatusBadRequest, "Link expired", "This link is invalid, used or expired. Ask for a new one.")
+		return
+	}
+	if err != nil {
+		p.unavailable(w, r, "the e-mail step of an enrolment failed", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: FactorEmailCookie, Value: p.sessionEmailProof(sess), Path: "/", MaxAge: int(idp.FactorEmailTTL.Seconds()),
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }

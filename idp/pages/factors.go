@@ -214,6 +214,11 @@ func (p *Pages) enrolForm(w http.ResponseWriter, r *http.Request) (actor, bool) 
 func (p *Pages) factorForm(w http.ResponseWriter, r *http.Request) (actor, bool) {
 	a, ok := p.enrolForm(w, r)
 	if ok && p.emailProofNeeded(r, a) {
+		if a.sess != nil && a.pending == nil {
+			// The account page: the step that sends the link.
+			p.emailStep(w, r, http.StatusForbidden, a, false)
+			return actor{}, false
+		}
 		p.Error(w, r, http.StatusForbidden, "Confirm your e-mail address", "Confirm your e-mail address first: we will send you a link.")
 		return actor{}, false
 	}
