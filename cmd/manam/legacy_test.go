@@ -455,7 +455,7 @@ func TestLegacyNoTokenWithoutFactor(t *testing.T) {
 	f.Set("password", alicePass)
 	p := b.post(srv.URL+"/login", f)
 	csrf := formFields(p.Body).Get("csrf_token")
-	p = b.post(srv.URL+"/2fa/totp", url.Values{"csrf_token": {csrf}})
+	p = b.post(srv.URL+"/2fa/totp", url.Values{"csrf_token": {csrf}, "current_password": {alicePass}})
 	sm := shownSecret.FindStringSubmatch(p.Body)
 	if sm == nil {
 		t.Fatalf("enrolment page: %s", p.Body)
