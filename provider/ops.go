@@ -38,7 +38,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-func (p *Provider) metricsHandler() http.Handler {
+// MetricsHandler serves the Prometheus metrics (on /metrics of the public
+// handler, unless Config.MetricsElsewhere).
+func (p *Provider) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(p.gatherer, promhttp.HandlerOpts{})
 }
 

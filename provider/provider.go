@@ -48,6 +48,9 @@ type Config struct {
 	// X-Forwarded-For names the client; without them the client is the
 	// connection's peer.
 	TrustedProxies []netip.Prefix
+	// MetricsElsewhere leaves /metrics off the public handler: the
+	// operator serves MetricsHandler on a listener of its own.
+	MetricsElsewhere bool
 }
 
 func (c *Config) defaults() {
@@ -287,7 +290,9 @@ func (p *Provider) Handler(mounts ...Mount) http.Handler {
 	r.HandleFunc("/oauth2/auth/fail", p.authFail).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", p.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", p.readyz).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/metrics", p.metricsHandler()).Methods(http.MethodGet)
+	if !p.cfg.MetricsElsewhere {
+		r.Handle("/metrics", p.MetricsHandler()).Methods(http.MethodGet)
+	}
 	return p.middleware(r)
 }
 

@@ -68,6 +68,7 @@ func (a *app) providerConfig() provider.Config {
 		AuthCodeLifespan:     a.cfg.AuthCodeTTL,
 		InsecureDebugErrors:  a.cfg.InsecureDebugErrors,
 		TrustedProxies:       a.cfg.TrustedProxies,
+		MetricsElsewhere:     a.cfg.MetricsAddr != "",
 	}
 }
 
@@ -264,6 +265,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, ln net.Listener) 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	var mln net.Listener
+	if cfg.MetricsAddr != "" {
+		// Listening before serving: a taken port fails the start.
+		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("listen %s (MANAM_METRICS_ADDR): %w", cfg.MetricsAddr, err)
+		}
+		msrv := &http.Server{Handler: metricsMux(s.prov.MetricsHandler()), ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("metrics listener on", "addr", mln.Addr().String())
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if cfg.DebugAddr != "" {
@@ -290,6 +302,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, ln net.Listener) 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// metricsMux serves /metrics alone (MANAM_METRICS_ADDR).
+func metricsMux(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	return mux
 }
 
 // serveDebug serves pprof on its own listener (MANAM_DEBUG_ADDR), never on the public one.

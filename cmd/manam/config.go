@@ -68,6 +68,7 @@ type Config struct {
 
 	Dialects string // MANAM_DIALECTS: JSON array of client dialect mounts (seeds 002–004; see dialectEntry). Default none.
 
+	MetricsAddr string // MANAM_METRICS_ADDR: if set, /metrics is served on this address only, not on the public listener. Default off (public listener).
 	DebugAddr string // MANAM_DEBUG_ADDR: if set, serve Go's pprof on this address (keep it on loopback). Default off.
 
 	InsecureDebugErrors bool // MANAM_INSECURE_DEBUG_ERRORS: send fosite's debug detail to clients. Development only.
@@ -175,6 +176,7 @@ var settings = []setting{
 	{"trusted-proxies", "MANAM_TRUSTED_PROXIES", "", "CIDRs of proxies whose X-Forwarded-For is believed", prefixes(func(c *Config) *[]netip.Prefix { return &c.TrustedProxies })},
 	{"legacy-trusted-gateways", "MANAM_LEGACY_TRUSTED_GATEWAYS", "", "CIDRs of API gateways whose X-Consumer-ID names the legacy API's tenant", prefixes(func(c *Config) *[]netip.Prefix { return &c.LegacyGateways })},
 	{"dialects", "MANAM_DIALECTS", "", `client dialect mounts, JSON: [{"dialect","tenant","prefix"|"host","exist_email"}]`, str(func(c *Config) *string { return &c.Dialects })},
+	{"metrics-addr", "MANAM_METRICS_ADDR", "", "serve /metrics on this address only (e.g. 127.0.0.1:9090), not on the public listener", str(func(c *Config) *string { return &c.MetricsAddr })},
 	{"debug-addr", "MANAM_DEBUG_ADDR", "", "serve pprof on this address (loopback only)", str(func(c *Config) *string { return &c.DebugAddr })},
 	{"google-client-id", "MANAM_GOOGLE_CLIENT_ID", "", "Google OAuth client id (enables Sign in with Google)", str(func(c *Config) *string { return &c.GoogleClientID })},
 	{"", "MANAM_GOOGLE_CLIENT_SECRET", "", "", str(func(c *Config) *string { return &c.GoogleClientSecret })},
@@ -319,6 +321,13 @@ func (c *Config) validate() []error {
 	}
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || !validPort(port) {
 		errs = append(errs, fmt.Errorf("MANAM_ADDR: %q must be host:port or :port with a port 0-65535, such as :8080", c.Addr))
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || !validPort(port) {
+			errs = append(errs, fmt.Errorf("MANAM_METRICS_ADDR: %q must be host:port, such as 127.0.0.1:9090", c.MetricsAddr))
+		} else if c.MetricsAddr == c.Addr {
+			errs = append(errs, fmt.Errorf("MANAM_METRICS_ADDR: %q is MANAM_ADDR; leave it unset to serve /metrics there", c.MetricsAddr))
+		}
 	}
 	if c.DebugAddr != "" {
 		host, _, err := net.SplitHostPort(c.DebugAddr)
