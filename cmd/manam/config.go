@@ -69,7 +69,7 @@ type Config struct {
 	Dialects string // MANAM_DIALECTS: JSON array of client dialect mounts (seeds 002–004; see dialectEntry). Default none.
 
 	MetricsAddr string // MANAM_METRICS_ADDR: if set, /metrics is served on this address only, not on the public listener. Default off (public listener).
-	DebugAddr string // MANAM_DEBUG_ADDR: if set, serve Go's pprof on this address (keep it on loopback). Default off.
+	DebugAddr   string // MANAM_DEBUG_ADDR: if set, serve Go's pprof on this address (keep it on loopback). Default off.
 
 	InsecureDebugErrors bool // MANAM_INSECURE_DEBUG_ERRORS: send fosite's debug detail to clients. Development only.
 
