@@ -116,18 +116,7 @@ func (p *Pages) FactorEmailConfirm(w http.ResponseWriter, r *http.Request) {
 	if pd == nil {
 		return
 	}
-	err := p.svc.ProveFactorEmail(r.Context(), pd.Account.ID, r.FormValue("token"))
-	if errors.Is(err, idp.ErrInvalidToken) {
-		p.Error(w, r, http.StatusBadRequest, "Link expired", "This link is invalid, used or expired. Ask for a new one.")
-		return
-	}
-	if err != nil {
-		p.unavailable(w, r, "the e-mail step of an enrolment failed", err)
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: FactorEmailCookie, Value: p.emailProof(pd), Path: "/", MaxAge: int(idp.FactorEmailTTL.Seconds()),
-		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
-	http.Redirect(w, r, "/login/2fa/enrol?challenge="+url.QueryEscape(challenge), http.StatusSeeOther)
+	p.proveEmail(w, r, pd.Account.ID, p.emailProof(pd), "/login/2fa/enrol?challenge="+url.QueryEscape(challenge))
 }
 
 // AccountFactorEmailConfirm serves GET /account/2fa/email/confirm?token=…:
@@ -139,7 +128,13 @@ func (p *Pages) AccountFactorEmailConfirm(w http.ResponseWriter, r *http.Request
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	err = p.svc.ProveFactorEmail(r.Context(), sess.Account.ID, r.FormValue("token"))
+	p.proveEmail(w, r, sess.Account.ID, p.sessionEmailProof(sess), "/account")
+}
+
+// proveEmail takes the link's token for the account; then the proof
+// cookie is set and the person goes on at next.
+func (p *Pages) proveEmail(w http.ResponseWriter, r *http.Request, accountID, proof, next string) {
+	err := p.svc.ProveFactorEmail(r.Context(), accountID, r.FormValue("token"))
 	if errors.Is(err, idp.ErrInvalidToken) {
 		p.Error(w, r, http.StatusBadRequest, "Link expired", "This link is invalid, used or expired. Ask for a new one.")
 		return
@@ -148,7 +143,7 @@ func (p *Pages) AccountFactorEmailConfirm(w http.ResponseWriter, r *http.Request
 		p.unavailable(w, r, "the e-mail step of an enrolment failed", err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: FactorEmailCookie, Value: p.sessionEmailProof(sess), Path: "/", MaxAge: int(idp.FactorEmailTTL.Seconds()),
+	http.SetCookie(w, &http.Cookie{Name: FactorEmailCookie, Value: proof, Path: "/", MaxAge: int(idp.FactorEmailTTL.Seconds()),
 		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
-	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
