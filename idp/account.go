@@ -56,6 +56,9 @@ func (s *Service) replacePassword(ctx context.Context, a *storage.Account, sess 
 		if err := s.life.Sessions.DeleteSessionsOf(ctx, a.ID, sess.Row.ID); err != nil {
 			return err
 		}
+		if err := s.voidCredentialLinks(ctx, a.ID); err != nil {
+			return err
+		}
 		return s.life.Revoker.RevokeSubject(ctx, a.ID)
 	})
 }

@@ -25,6 +25,10 @@ const (
 // proveOwner checks a signed-in user's current password before a change
 // of identifier; a wrong one counts towards the lockout, like a sign-in.
 func (s *Service) proveOwner(ctx context.Context, a *storage.Account, password string) error {
+	if a.LockedUntil != nil && s.now().Before(*a.LockedUntil) {
+		// As at sign-in: no guess is checked, or counted, while locked.
+		return FieldErrors{"current_password": "Too many attempts. Wait a few minutes and try again."}
+	}
 	ok, _, err := s.pw.Verify(ctx, a.PasswordHash, password)
 	if err != nil && !errors.Is(err, ErrHashFormat) {
 		return err
@@ -137,6 +141,11 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string, links Li
 			}
 			return err
 		}
+		// Recovery links went to the old address, and other pending
+		// changes were asked for before this one.
+		if err := s.voidCredentialLinks(ctx, c.AccountID, purposeRecover, purposeChangeEmail); err != nil {
+			return err
+		}
 		if before.Email != nil && *before.Email != c.Target {
 			if err := s.mail(ctx, before.ID, *before.Email, "notice", map[string]any{"Links": links, "Name": before.Name,
 				"Subject": i18n.T(links.Lang, "Your %s address was changed", links.Product),
@@ -237,10 +246,17 @@ func (s *Service) ConfirmMobileChange(ctx context.Context, sess *Session, code s
 	if err != nil {
 		return nil, err
 	}
-	if err := ids.ChangeMobile(ctx, sess.Account.ID, c.Target); err != nil {
-		if errors.Is(err, storage.ErrDuplicate) {
-			return nil, ErrExists
+	err = s.life.InTx(ctx, func(ctx context.Context) error {
+		if err := ids.ChangeMobile(ctx, sess.Account.ID, c.Target); err != nil {
+			if errors.Is(err, storage.ErrDuplicate) {
+				return ErrExists
+			}
+			return err
 		}
+		// Recovery codes went to the old number.
+		return s.voidCredentialLinks(ctx, sess.Account.ID, purposeRecoverSMS, purposeChangeMobile)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return s.accounts.AccountByID(ctx, sess.Account.ID)

@@ -113,6 +113,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, confirm st
 		if err != nil {
 			return err
 		}
+		if a.Email == nil || *a.Email != c.Target {
+			// Mailed to an address the account no longer has.
+			return ErrInvalidToken
+		}
 		if err := checkNewPassword(a, password, confirm); err != nil {
 			return err
 		}
@@ -146,7 +150,35 @@ func (s *Service) finishReset(ctx context.Context, a *storage.Account, hash stri
 	if err := s.life.Revoker.RevokeSubject(ctx, a.ID); err != nil {
 		return nil, err
 	}
+	if err := s.voidCredentialLinks(ctx, a.ID); err != nil {
+		return nil, err
+	}
 	return s.accounts.AccountByID(ctx, a.ID)
+}
+
+// credentialPurposes are the links and codes that change how an account
+// is signed in to: a recovery link or code, a change of address or number.
+var credentialPurposes = []string{purposeRecover, purposeRecoverSMS, purposeChangeEmail, purposeChangeMobile}
+
+// ConfirmationVoider ends unused confirmations (storage.Accounts).
+type ConfirmationVoider interface {
+	VoidConfirmations(ctx context.Context, accountID string, purposes []string, now time.Time) error
+}
+
+// voidCredentialLinks ends the account's unused recovery links and codes
+// and pending changes of address, when its password changes (in the
+// caller's transaction): an e-mail change or a reset link that someone
+// else asked for must not survive the owner's reset, and a reset link
+// sent before must not undo the owner's new password.
+func (s *Service) voidCredentialLinks(ctx context.Context, accountID string, purposes ...string) error {
+	v, ok := s.life.Store.(ConfirmationVoider)
+	if !ok {
+		return errors.New("idp: confirmations cannot be ended")
+	}
+	if len(purposes) == 0 {
+		purposes = credentialPurposes
+	}
+	return v.VoidConfirmations(ctx, accountID, purposes, s.now())
 }
 
 const (
@@ -221,6 +253,9 @@ func (s *Service) ResetWithCode(ctx context.Context, mobile, code, password, con
 	}
 	a, err := s.accounts.AccountByMobile(ctx, m)
 	if errors.Is(err, storage.ErrNotFound) {
+		// The time of the hash a known number costs: the answer must not
+		// tell which numbers have accounts.
+		s.pw.Waste(ctx, password)
 		s.throttle.Fail(from)
 		return nil, ErrInvalidToken
 	}

@@ -45,6 +45,163 @@ func TestRecovery(t *testing.T) {
 				return svc, e, rev, a
 			}
 
+			t.Run("a password change ends older links and pending changes", func(t *testing.T) {
+				changeLink := regexp.MustCompile(`change\?token=([A-Za-z0-9_-]+)`)
+				tests := []struct {
+					name   string
+					change func(t *testing.T, svc *idp.Service, e *lifecycleEnv, sess *idp.Session, resetTok string)
+				}{
+					{name: "reset by the owner", change: func(t *testing.T, svc *idp.Service, e *lifecycleEnv, _ *idp.Session, resetTok string) {
+						if _, err := svc.ResetPassword(ctx, resetTok, "the owner's new phrase", "the owner's new phrase"); err != nil {
+							t.Fatal(err)
+						}
+					}},
+					{name: "password changed on the account page", change: func(t *testing.T, svc *idp.Service, e *lifecycleEnv, sess *idp.Session, _ string) {
+						if err := svc.ChangePassword(ctx, sess, "old long phrase", "the owner's new phrase", "the owner's new phrase"); err != nil {
+							t.Fatal(err)
+						}
+					}},
+				}
+				for _, tt := range tests {
+					t.Run(tt.name, func(t *testing.T) {
+						svc, e, _, accts := setup(t)
+						e.links.ChangeEmail = func(tok string) string { return "https://id.example/account/email/change?token=" + tok }
+						if _, err := svc.Register(ctx, idp.Registration{Email: "kim@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, ""); err != nil {
+							t.Fatal(err)
+						}
+						e.mails(t)
+						a, _ := accts.AccountByEmail(ctx, "kim@example.com")
+						tok, _, err := svc.StartSession(ctx, a, []string{"pwd"}, false)
+						if err != nil {
+							t.Fatal(err)
+						}
+						sess, err := svc.Session(ctx, tok)
+						if err != nil {
+							t.Fatal(err)
+						}
+						// Someone with the password asks for their own address,
+						// and for a reset link; the owner asks for one too.
+						if err := svc.RequestEmailChange(ctx, sess, "mallory@example.com", "old long phrase", e.links); err != nil {
+							t.Fatal(err)
+						}
+						if err := svc.RequestRecovery(ctx, "kim@example.com", e.links, ""); err != nil {
+							t.Fatal(err)
+						}
+						e.clk.Add(2 * time.Minute)
+						if err := svc.RequestRecovery(ctx, "kim@example.com", e.links, ""); err != nil {
+							t.Fatal(err)
+						}
+						var change string
+						var resets []string
+						for _, m := range e.mails(t) {
+							if c := changeLink.FindStringSubmatch(m.Text); c != nil {
+								change = c[1]
+							}
+							if r := resetToken.FindStringSubmatch(m.Text); r != nil {
+								resets = append(resets, r[1])
+							}
+						}
+						if change == "" || len(resets) != 2 {
+							t.Fatalf("links: change %q, resets %v", change, resets)
+						}
+						tt.change(t, svc, e, sess, resets[1])
+						if _, err := svc.ConfirmEmailChange(ctx, change, e.links); !errors.Is(err, idp.ErrInvalidToken) {
+							t.Errorf("the e-mail change asked for before the new password: %v, want ErrInvalidToken", err)
+						}
+						if _, err := svc.ResetPassword(ctx, resets[0], "someone else's phrase", "someone else's phrase"); !errors.Is(err, idp.ErrInvalidToken) {
+							t.Errorf("a reset link sent before the new password: %v, want ErrInvalidToken", err)
+						}
+						if got, _ := accts.AccountByID(ctx, a.ID); got.Email == nil || *got.Email != "kim@example.com" {
+							t.Errorf("address now %v", got.Email)
+						}
+					})
+				}
+			})
+
+			t.Run("a reset link is for the address it was mailed to", func(t *testing.T) {
+				svc, e, _, accts := setup(t)
+				e.links.ChangeEmail = func(tok string) string { return "https://id.example/account/email/change?token=" + tok }
+				if _, err := svc.Register(ctx, idp.Registration{Email: "lee@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, ""); err != nil {
+					t.Fatal(err)
+				}
+				e.mails(t)
+				a, _ := accts.AccountByEmail(ctx, "lee@example.com")
+				tok, _, _ := svc.StartSession(ctx, a, []string{"pwd"}, false)
+				sess, _ := svc.Session(ctx, tok)
+				if err := svc.RequestRecovery(ctx, "lee@example.com", e.links, ""); err != nil {
+					t.Fatal(err)
+				}
+				if err := svc.RequestEmailChange(ctx, sess, "lee.new@example.com", "old long phrase", e.links); err != nil {
+					t.Fatal(err)
+				}
+				var reset, change string
+				for _, m := range e.mails(t) {
+					if r := resetToken.FindStringSubmatch(m.Text); r != nil {
+						reset = r[1]
+					}
+					if c := regexp.MustCompile(`change\?token=([A-Za-z0-9_-]+)`).FindStringSubmatch(m.Text); c != nil {
+						change = c[1]
+					}
+				}
+				if _, err := svc.ConfirmEmailChange(ctx, change, e.links); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := svc.ResetPassword(ctx, reset, "the old mailbox's phrase", "the old mailbox's phrase"); !errors.Is(err, idp.ErrInvalidToken) {
+					t.Errorf("a reset link mailed to the old address: %v, want ErrInvalidToken", err)
+				}
+			})
+
+			t.Run("the account page's password check waits out a lock", func(t *testing.T) {
+				svc, e, _, accts := setup(t)
+				e.links.ChangeEmail = func(tok string) string { return "https://id.example/account/email/change?token=" + tok }
+				if _, err := svc.Register(ctx, idp.Registration{Email: "ray@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, ""); err != nil {
+					t.Fatal(err)
+				}
+				a, _ := accts.AccountByEmail(ctx, "ray@example.com")
+				tok, _, _ := svc.StartSession(ctx, a, []string{"pwd"}, false)
+				sess, _ := svc.Session(ctx, tok)
+				for range 5 {
+					_ = svc.RequestEmailChange(ctx, sess, "eve@example.com", "a wrong guess", e.links)
+				}
+				locked, _ := accts.AccountByID(ctx, a.ID)
+				if locked.LockedUntil == nil {
+					t.Fatal("five wrong passwords did not lock the account")
+				}
+				var fe idp.FieldErrors
+				if err := svc.RequestEmailChange(ctx, sess, "eve@example.com", "old long phrase", e.links); !errors.As(err, &fe) || fe["current_password"] == "" {
+					t.Errorf("the right password while locked: %v, want a current_password error", err)
+				}
+				for range 5 {
+					_ = svc.RequestEmailChange(ctx, sess, "eve@example.com", "another wrong guess", e.links)
+				}
+				if again, _ := accts.AccountByID(ctx, a.ID); !again.LockedUntil.Equal(*locked.LockedUntil) {
+					t.Errorf("guesses while locked moved the lock from %v to %v", locked.LockedUntil, again.LockedUntil)
+				}
+			})
+
+			t.Run("registering a taken address tells its owner at most once a minute", func(t *testing.T) {
+				svc, e, _, _ := setup(t)
+				if _, err := svc.Register(ctx, idp.Registration{Email: "max@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, ""); err != nil {
+					t.Fatal(err)
+				}
+				e.mails(t)
+				for range 4 {
+					if _, err := svc.Register(ctx, idp.Registration{Email: "max@example.com", Password: "another long phrase", PasswordConfirm: "another long phrase"}, e.links, ""); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if m := e.mails(t); len(m) != 1 {
+					t.Fatalf("%d notices in a minute, want 1", len(m))
+				}
+				e.clk.Add(2 * time.Minute)
+				if _, err := svc.Register(ctx, idp.Registration{Email: "max@example.com", Password: "another long phrase", PasswordConfirm: "another long phrase"}, e.links, ""); err != nil {
+					t.Fatal(err)
+				}
+				if m := e.mails(t); len(m) != 1 {
+					t.Fatalf("%d notices a minute later, want 1", len(m))
+				}
+			})
+
 			t.Run("reset: password, lockout, sessions, tokens, verification", func(t *testing.T) {
 				svc, e, rev, accts := setup(t)
 				// An unconfirmed account, locked by failures, with a live session.

@@ -181,7 +181,10 @@ func (s *Service) Register(ctx context.Context, in Registration, links Links, fr
 	err = s.life.InTx(ctx, func(ctx context.Context) error {
 		existing, err := s.accounts.AccountByEmail(ctx, email)
 		if err == nil {
-			// Tell the owner, not the form.
+			// Tell the owner, not the form; not more often than links.
+			if ok, err := s.noticeAllowed(ctx, existing.ID, email); err != nil || !ok {
+				return err
+			}
 			return s.mail(ctx, existing.ID, email, "exists", map[string]any{"Links": links, "Name": existing.Name})
 		}
 		if !errors.Is(err, storage.ErrNotFound) {
@@ -331,4 +334,21 @@ func (s *Service) accountFor(ctx context.Context, email string) (*storage.Accoun
 		return nil, nil
 	}
 	return a, err
+}
+
+// purposeNotice records an "already registered" notice (nothing to use).
+const purposeNotice = "exists"
+
+// noticeAllowed tells whether an account's owner may be told once more
+// that someone tried to register their address or number, and records
+// the notice: at most one a minute and five a day, as for links, so the
+// registration form cannot be used to bomb a mailbox or pump SMS.
+func (s *Service) noticeAllowed(ctx context.Context, accountID, target string) (bool, error) {
+	if over, err := s.overLimit(ctx, accountID, purposeNotice); err != nil || over {
+		return false, err
+	}
+	now := s.now().UTC()
+	err := s.life.Store.CreateConfirmation(ctx, &storage.Confirmation{ID: hashToken(randomToken(16)), AccountID: accountID,
+		Purpose: purposeNotice, Target: target, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)})
+	return err == nil, err
 }

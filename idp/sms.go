@@ -72,7 +72,10 @@ func (s *Service) registerMobile(ctx context.Context, in Registration, links Lin
 	name := strings.TrimSpace(in.Name)
 	now := s.now().UTC()
 	err := s.life.InTx(ctx, func(ctx context.Context) error {
-		if _, err := s.accounts.AccountByMobile(ctx, in.Mobile); err == nil {
+		if existing, err := s.accounts.AccountByMobile(ctx, in.Mobile); err == nil {
+			if ok, err := s.noticeAllowed(ctx, existing.ID, in.Mobile); err != nil || !ok {
+				return err
+			}
 			return s.sms(ctx, in.Mobile, i18n.T(links.Lang, "Someone tried to create a %s account with this number. You already have one: sign in, or reset your password.", links.Product))
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return err

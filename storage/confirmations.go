@@ -76,6 +76,18 @@ func (s *Accounts) UseConfirmation(ctx context.Context, id, purpose string, now 
 	return &c, nil
 }
 
+// VoidConfirmations ends an account's unused confirmations of the
+// purposes (in the transaction in ctx, if any): links and codes sent
+// before a change of password or address must not outlive it.
+func (s *Accounts) VoidConfirmations(ctx context.Context, accountID string, purposes []string, now time.Time) error {
+	err := s.db.writer(ctx).Model(&Confirmation{}).Where("account_id = ? AND purpose IN ? AND used_at IS NULL", accountID, purposes).
+		Update("used_at", utc(now)).Error
+	if err != nil {
+		return fmt.Errorf("storage: void confirmations: %w", err)
+	}
+	return nil
+}
+
 // CountConfirmations counts an account's confirmations of a purpose created since.
 func (s *Accounts) CountConfirmations(ctx context.Context, accountID, purpose string, since time.Time) (int64, error) {
 	var n int64
