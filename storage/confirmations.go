@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Confirmation is a single-use proof sent to an address: an e-mail link
@@ -124,7 +125,14 @@ func (s *Accounts) CheckCode(ctx context.Context, accountID, purpose string, now
 	var wrong bool
 	err := s.db.InTx(ctx, func(ctx context.Context) error {
 		w := s.db.writer(ctx)
-		err := w.Where("account_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?", accountID, purpose, now).
+		q := w
+		if s.db.dialect == MySQL {
+			// A locking read: InnoDB's plain SELECT reads a snapshot, and
+			// concurrent tries of one code would all see it unused. (On
+			// SQLite the transaction already holds the write lock.)
+			q = w.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		err := q.Where("account_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?", accountID, purpose, now).
 			Order("created_at DESC").Take(&c).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return ErrNotFound
@@ -137,9 +145,17 @@ func (s *Accounts) CheckCode(ctx context.Context, accountID, purpose string, now
 		}
 		if !equal(c.CodeHash) {
 			wrong = true
-			return w.Model(&Confirmation{}).Where("id = ?", c.ID).Update("attempts", gorm.Expr("attempts + 1")).Error
+			return w.Model(&Confirmation{}).Where("id = ? AND attempts < ?", c.ID, maxAttempts).Update("attempts", gorm.Expr("attempts + 1")).Error
 		}
-		return w.Model(&Confirmation{}).Where("id = ? AND used_at IS NULL", c.ID).Update("used_at", now).Error
+		// Exactly one of concurrent right tries wins.
+		res := w.Model(&Confirmation{}).Where("id = ? AND used_at IS NULL AND attempts < ?", c.ID, maxAttempts).Update("used_at", now)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrUsed
+		}
+		return nil
 	})
 	if err != nil {
 		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUsed) {
