@@ -236,41 +236,47 @@ func SpecOf(t *storage.Tenant) TenantSpec {
 // Update applies change to a tenant's spec, validates, and saves. A
 // tenant turned confidential gets a new secret, returned ("" otherwise).
 func (a *Admin) Update(ctx context.Context, id string, change func(*TenantSpec)) (string, error) {
-	t, err := a.tenants.Get(ctx, id)
+	secret := ""
+	err := a.tenants.Modify(ctx, id, func(t *storage.Tenant) error {
+		spec := SpecOf(t)
+		change(&spec)
+		spec.defaults()
+		if err := spec.Validate(); err != nil {
+			return err
+		}
+		if t.Public && !spec.Public {
+			secret, t.SecretHash = a.newSecret(ctx)
+		}
+		if spec.Public {
+			t.SecretHash = nil
+		}
+		t.Name, t.RedirectURIs, t.PostLogoutRedirectURIs = strings.TrimSpace(spec.Name), nonNil(spec.RedirectURIs), nonNil(spec.PostLogoutRedirectURIs)
+		t.Public, t.GrantTypes, t.Scopes, t.FirstParty, t.AccessTokenFormat = spec.Public, spec.GrantTypes, spec.Scopes, spec.FirstParty, spec.AccessToken
+		t.TenantSettings = spec.TenantSettings
+		return nil
+	})
 	if err != nil {
 		return "", err
 	}
-	spec := SpecOf(t)
-	change(&spec)
-	spec.defaults()
-	if err := spec.Validate(); err != nil {
-		return "", err
-	}
-	secret := ""
-	if t.Public && !spec.Public {
-		secret, t.SecretHash = a.newSecret(ctx)
-	}
-	if spec.Public {
-		t.SecretHash = nil
-	}
-	t.Name, t.RedirectURIs, t.PostLogoutRedirectURIs = strings.TrimSpace(spec.Name), nonNil(spec.RedirectURIs), nonNil(spec.PostLogoutRedirectURIs)
-	t.Public, t.GrantTypes, t.Scopes, t.FirstParty, t.AccessTokenFormat = spec.Public, spec.GrantTypes, spec.Scopes, spec.FirstParty, spec.AccessToken
-	t.TenantSettings = spec.TenantSettings
-	return secret, a.tenants.Update(ctx, t)
+	return secret, nil
 }
 
 // RotateSecret gives a confidential tenant a new secret; the old one stops working at once.
 func (a *Admin) RotateSecret(ctx context.Context, id string) (string, error) {
-	t, err := a.tenants.Get(ctx, id)
+	secret := ""
+	err := a.tenants.Modify(ctx, id, func(t *storage.Tenant) error {
+		if t.Public {
+			return fmt.Errorf("%w: a public client has no secret", ErrInvalidTenant)
+		}
+		var hash []byte
+		secret, hash = a.newSecret(ctx)
+		t.SecretHash = hash
+		return nil
+	})
 	if err != nil {
 		return "", err
 	}
-	if t.Public {
-		return "", fmt.Errorf("%w: a public client has no secret", ErrInvalidTenant)
-	}
-	secret, hash := a.newSecret(ctx)
-	t.SecretHash = hash
-	return secret, a.tenants.Update(ctx, t)
+	return secret, nil
 }
 
 // newSecret is a 256-bit random secret and its keyed hash.

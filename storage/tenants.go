@@ -9,6 +9,7 @@ import (
 
 	"github.com/ory/fosite"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // ErrNotFound is returned by the non-fosite stores for a missing row.
@@ -89,6 +90,28 @@ func (s *Tenants) List(ctx context.Context) ([]Tenant, error) {
 		return nil, fmt.Errorf("storage: list tenants: %w", err)
 	}
 	return ts, nil
+}
+
+// Modify changes a tenant in one transaction: it is read with a lock,
+// changed by fn, and saved, so two concurrent changes (a CLI update and a
+// secret rotation, say) cannot write back each other's stale fields. An
+// error from fn saves nothing.
+func (s *Tenants) Modify(ctx context.Context, id string, fn func(*Tenant) error) error {
+	defer s.db.clients.forget(id) // again after the commit: a read meanwhile may have cached the old row
+	return s.db.InTx(ctx, func(ctx context.Context) error {
+		q := s.db.writer(ctx)
+		if s.db.dialect == MySQL {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"}) // SQLite's transaction already holds the write lock
+		}
+		t, err := takeOne[Tenant](q.Where("id = ?", id), "tenant")
+		if err != nil {
+			return err
+		}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return s.Update(ctx, t)
+	})
 }
 
 // Update saves every field of an existing tenant.
