@@ -324,6 +324,7 @@ func accountClaims(a *storage.Account, granted fosite.Arguments) map[string]any 
 // with an error page otherwise (RFC 6749 §4.1.2.1: never redirect to an
 // unverified URI).
 func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	err = unavailable(err)
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField >= 500 {
 		p.log.ErrorContext(r.Context(), "authorize failed", "request_id", RequestID(r.Context()), "err", rfc.WithExposeDebug(true).GetDescription(), "cause", errors.Unwrap(err))

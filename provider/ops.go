@@ -53,7 +53,7 @@ func (p *Provider) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := withTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := p.db.Ping(ctx); err != nil {
+	if err := p.db.Ready(ctx); err != nil {
 		p.log.WarnContext(r.Context(), "readiness check failed", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("database unreachable\n"))

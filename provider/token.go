@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/ory/fosite"
@@ -87,7 +88,29 @@ func (p *Provider) grantError(ctx context.Context, ar fosite.AccessRequester, er
 		}
 		return fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was used more than once.")
 	}
+	return unavailable(err)
+}
+
+// unavailable turns a failure of the database (fosite reports a tenant it
+// could not load as invalid_client) into 503 temporarily_unavailable: a
+// client must not be told its credentials are wrong, or get a 500, when
+// the database is down. The cause stays attached for the log.
+func unavailable(err error) error {
+	if errors.Is(err, storage.ErrUnavailable) {
+		return fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(storageCause(err))
+	}
 	return err
+}
+
+// storageCause is the message of the storage error inside err (fosite's
+// wrappers say only "invalid_client"), for the log.
+func storageCause(err error) string {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if strings.HasPrefix(e.Error(), "storage:") {
+			return e.Error()
+		}
+	}
+	return err.Error()
 }
 
 // introspect serves /oauth2/introspect (RFC 7662). Callers authenticate
@@ -119,6 +142,14 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, NewSession())
+	if errors.Is(err, storage.ErrUnavailable) {
+		// fosite would answer {"active":false} (or invalid_client): say
+		// the database is down instead, as the token endpoint does.
+		err = unavailable(err)
+		p.log.ErrorContext(ctx, "introspection failed", "err", fosite.ErrorToRFC6749Error(err).WithExposeDebug(true).GetDescription())
+		p.oauth.WriteAccessError(ctx, w, nil, err)
+		return
+	}
 	if err != nil {
 		p.oauth.WriteIntrospectionError(ctx, w, err)
 		return

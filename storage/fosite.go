@@ -87,7 +87,7 @@ func (s *FositeStore) getClient(ctx context.Context, id string) (*Client, error)
 		return nil, fosite.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: get client: %w", err)
+		return nil, fmt.Errorf("storage: get client: %w: %w", ErrUnavailable, err)
 	}
 	c := ClientFromTenant(&t)
 	s.db.clients.put(id, c)
@@ -135,7 +135,7 @@ func (s *FositeStore) create(ctx context.Context, table, signature string, req f
 	args := []any{row.ID, row.RequestID, row.RequestedAt, row.ClientID, row.Subject, row.Scopes, row.GrantedScopes,
 		row.RequestedAudience, row.GrantedAudience, row.Form, row.Session, row.Active, row.AccessID, row.ExpiresAt}
 	if err := s.db.write(ctx, func(g *gorm.DB) error { return g.Exec(q, args...).Error }); err != nil {
-		return fmt.Errorf("storage: create %s: %w", table, err)
+		return fmt.Errorf("storage: create %s: %w: %w", table, ErrUnavailable, err)
 	}
 	return nil
 }
@@ -173,7 +173,7 @@ func (s *FositeStore) get(ctx context.Context, table, signature string, session 
 		return nil, nil, fosite.ErrNotFound
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("storage: get %s: %w", table, err)
+		return nil, nil, fmt.Errorf("storage: get %s: %w: %w", table, ErrUnavailable, err)
 	}
 	req, err := s.toRequest(ctx, &row, session)
 	if err != nil {

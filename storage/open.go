@@ -200,6 +200,24 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Ready checks that the database serves Manam: a query of the schema's
+// own table, not only a connection (a pooled connection answers a ping
+// after the database itself was dropped).
+func (db *DB) Ready(ctx context.Context) error {
+	var v *int
+	if err := db.r.WithContext(ctx).Model(&schemaMigration{}).Select("MAX(version)").Scan(&v).Error; err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if v == nil {
+		return fmt.Errorf("%w: the schema is not migrated", ErrUnavailable)
+	}
+	return nil
+}
+
+// ErrUnavailable marks a failure of the database itself (not a missing
+// row): the surfaces answer 503, not "invalid client" or a 500.
+var ErrUnavailable = errors.New("storage: database unavailable")
+
 // Close releases every connection. Closing twice is harmless.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { db.closeErr = db.close() })

@@ -1,0 +1,66 @@
+package provider
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+)
+
+// TestDatabaseDown: with the database gone, readiness says so and the
+// OAuth surfaces answer 503 temporarily_unavailable, not invalid_client,
+// {"active":false} or a 500.
+func TestDatabaseDown(t *testing.T) {
+	e := newReviewEnv(t)
+	cached := e.tenant(TenantSpec{Name: "Cached", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
+	unseen := e.tenant(TenantSpec{Name: "Unseen", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
+	token := e.clientCredentials(cached, "read") // the tenant is in the cache now
+	if rec := e.do(httptest.NewRequest(http.MethodGet, "/readyz", nil)); rec.Code != http.StatusOK {
+		t.Fatalf("readyz before: %d", rec.Code)
+	}
+	if err := e.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	basic := func(c *Created) func(*http.Request) {
+		return func(r *http.Request) { r.SetBasicAuth(c.ClientID, c.ClientSecret) }
+	}
+	tests := []struct {
+		name string
+		rec  func() *httptest.ResponseRecorder
+	}{
+		{"token, tenant cached (the insert fails)", func() *httptest.ResponseRecorder {
+			return e.postForm("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, basic(cached))
+		}},
+		{"token, tenant not cached (loading it fails)", func() *httptest.ResponseRecorder {
+			return e.postForm("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, basic(unseen))
+		}},
+		{"introspection", func() *httptest.ResponseRecorder {
+			return e.postForm("/oauth2/introspect", url.Values{"token": {token}}, basic(unseen))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := tt.rec()
+			var body struct {
+				Error string `json:"error"`
+			}
+			_ = json.Unmarshal(rec.Body.Bytes(), &body)
+			if rec.Code != http.StatusServiceUnavailable || body.Error != "temporarily_unavailable" {
+				t.Errorf("%d %s, want 503 temporarily_unavailable", rec.Code, rec.Body)
+			}
+		})
+	}
+	t.Run("authorization, tenant not cached", func(t *testing.T) {
+		rec := e.authorize(unseen.ClientID, reviewRedirect, "openid", "a-verifier-that-is-long-enough-for-pkce-0123456789", nil, nil)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Location") != "" {
+			t.Errorf("%d Location %q, want a 503 page", rec.Code, rec.Header().Get("Location"))
+		}
+	})
+	t.Run("readyz", func(t *testing.T) {
+		if rec := e.do(httptest.NewRequest(http.MethodGet, "/readyz", nil)); rec.Code != http.StatusServiceUnavailable {
+			t.Errorf("readyz: %d", rec.Code)
+		}
+	})
+}
