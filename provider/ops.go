@@ -62,6 +62,10 @@ func (p *Provider) readyz(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
+// StatusClientClosed is the status recorded for a request whose client
+// went away before the answer (nginx's 499).
+const StatusClientClosed = 499
+
 type ctxKey int
 
 const requestIDKey ctxKey = iota
@@ -132,6 +136,13 @@ func (p *Provider) middleware(next http.Handler) http.Handler {
 			status := sw.status
 			if status == 0 {
 				status = http.StatusOK
+			}
+			if status >= 500 && ctx.Err() != nil {
+				// The client hung up (its context ended) and the work it
+				// left failed for that: not the server's failure. Counted
+				// as 499, nginx's "client closed request".
+				status = StatusClientClosed
+				p.log.InfoContext(ctx, "client closed the request", "request_id", id, "method", r.Method, "route", route)
 			}
 			p.metrics.requests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(status)).Inc()
 			p.metrics.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())

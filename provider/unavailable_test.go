@@ -1,10 +1,12 @@
 package provider
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -63,4 +65,24 @@ func TestDatabaseDown(t *testing.T) {
 			t.Errorf("readyz: %d", rec.Code)
 		}
 	})
+}
+
+// TestClientClosedIsNotAServerFailure: a request whose client went away
+// and whose work failed for that is recorded as 499, not as a 5xx.
+func TestClientClosedIsNotAServerFailure(t *testing.T) {
+	e := newReviewEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest(http.MethodGet, "/readyz", nil).WithContext(ctx)
+	e.do(req)
+	e.do(httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	metrics := e.do(httptest.NewRequest(http.MethodGet, "/metrics", nil)).Body.String()
+	for _, want := range []string{`code="499",method="GET",route="/readyz"} 1`, `code="200",method="GET",route="/readyz"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(metrics, `code="503",method="GET",route="/readyz"`) {
+		t.Error("the abandoned request counted as a 503")
+	}
 }

@@ -306,7 +306,12 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, c *call, err error) {
 		w.Header().Set("Retry-After", "60")
 		ae = &apiError{status: http.StatusTooManyRequests, message: "Too many attempts. Wait a few minutes and try again.", location: "/"}
 	default:
-		a.Logger.ErrorContext(r.Context(), "legacy API request failed", "request_id", provider.RequestID(r.Context()), "path", r.URL.Path, "err", err)
+		if r.Context().Err() != nil {
+			// The client hung up: its request's work was cancelled.
+			a.Logger.InfoContext(r.Context(), "legacy API request abandoned by the client", "path", r.URL.Path, "err", err)
+		} else {
+			a.Logger.ErrorContext(r.Context(), "legacy API request failed", "request_id", provider.RequestID(r.Context()), "path", r.URL.Path, "err", err)
+		}
 		ae = &apiError{status: http.StatusServiceUnavailable, message: "The service is unavailable right now. Please try again in a moment.", location: "/"}
 	}
 	body := a.shape(c, ae.message, ae.location)
