@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -38,16 +39,68 @@ func (OutboxMessage) TableName() string { return "outbox" }
 var ErrLeaseLost = errors.New("storage: outbox lease lost")
 
 // Outbox stores messages to deliver.
-type Outbox struct{ db *DB }
+type Outbox struct {
+	db     *DB
+	sealer BodySealer
+}
+
+// BodySealer encrypts message bodies at rest, bound to a label
+// (mfa.Sealer: AES-GCM under a key derived from the system secret).
+type BodySealer interface {
+	Seal(plaintext []byte, aad string) (string, error)
+	Open(sealed, aad string) ([]byte, error)
+}
 
 // NewOutbox returns the outbox over db.
 func NewOutbox(db *DB) *Outbox { return &Outbox{db: db} }
 
+// WithSealer returns the outbox storing message bodies (the text and
+// HTML, which carry confirmation links, reset links and one-time
+// codes) encrypted: a copy of the database, a backup or a replica then
+// holds no usable link. Bodies are emptied once a message is delivered or
+// given up.
+func (o *Outbox) WithSealer(s BodySealer) *Outbox { return &Outbox{db: o.db, sealer: s} }
+
+// sealedPrefix starts every sealed body (mfa.Sealer's version tag); a
+// body without it was stored in the clear (before sealing, or without a
+// sealer).
+const sealedPrefix = "v1."
+
+func bodyLabel(id, field string) string { return "outbox:" + id + ":" + field }
+
 // Enqueue adds a message, inside the transaction in ctx if there is one.
 func (o *Outbox) Enqueue(ctx context.Context, m *OutboxMessage) error {
 	m.CreatedAt, m.NextAttemptAt = utc(m.CreatedAt), utc(m.NextAttemptAt)
-	if err := o.db.writer(ctx).Create(m).Error; err != nil {
+	row := *m
+	if o.sealer != nil {
+		var err error
+		if row.Text, err = o.sealer.Seal([]byte(m.Text), bodyLabel(m.ID, "text")); err != nil {
+			return fmt.Errorf("storage: enqueue: %w", err)
+		}
+		if row.HTML, err = o.sealer.Seal([]byte(m.HTML), bodyLabel(m.ID, "html")); err != nil {
+			return fmt.Errorf("storage: enqueue: %w", err)
+		}
+	}
+	if err := o.db.writer(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("storage: enqueue: %w", err)
+	}
+	return nil
+}
+
+// open decrypts a stored message's bodies in place.
+func (o *Outbox) open(m *OutboxMessage) error {
+	for field, v := range map[string]*string{"text": &m.Text, "html": &m.HTML} {
+		if !strings.HasPrefix(*v, sealedPrefix) {
+			continue
+		}
+		if o.sealer == nil {
+			return fmt.Errorf("storage: outbox message %s is sealed and no key was given", m.ID)
+		}
+		b, err := o.sealer.Open(*v, bodyLabel(m.ID, field))
+		if err != nil {
+			return fmt.Errorf("storage: outbox message %s: %w", m.ID, err)
+		}
+		*v = string(b)
 	}
 	return nil
 }
@@ -85,12 +138,19 @@ func (o *Outbox) Claim(ctx context.Context, owner string, now time.Time, lease t
 	if err := o.db.writer(ctx).Where("id IN ?", got).Order("next_attempt_at").Find(&ms).Error; err != nil {
 		return nil, fmt.Errorf("storage: outbox claim: %w", err)
 	}
+	for i := range ms {
+		if err := o.open(&ms[i]); err != nil {
+			return nil, err
+		}
+	}
 	return ms, nil
 }
 
 // MarkSent records a delivery by the lease holder.
 func (o *Outbox) MarkSent(ctx context.Context, id, owner string, at time.Time) error {
-	return o.settle(ctx, id, owner, at, map[string]any{"sent_at": utc(at), "claimed_until": nil, "attempts": gorm.Expr("attempts + 1"), "last_error": ""})
+	// The bodies go: their links and codes have no business staying.
+	return o.settle(ctx, id, owner, at, map[string]any{"sent_at": utc(at), "claimed_until": nil, "attempts": gorm.Expr("attempts + 1"), "last_error": "",
+		"text": "", "html": ""})
 }
 
 // MarkFailed records a failed attempt by the lease holder: the message is
@@ -102,6 +162,7 @@ func (o *Outbox) MarkFailed(ctx context.Context, id, owner, reason string, at, n
 	set := map[string]any{"claimed_until": nil, "attempts": gorm.Expr("attempts + 1"), "last_error": reason}
 	if next.IsZero() {
 		set["gave_up_at"] = utc(at)
+		set["text"], set["html"] = "", ""
 	} else {
 		set["next_attempt_at"] = utc(next)
 	}
@@ -130,6 +191,9 @@ func (o *Outbox) Get(ctx context.Context, id string) (*OutboxMessage, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("storage: outbox get: %w", err)
+	}
+	if err := o.open(&m); err != nil {
+		return nil, err
 	}
 	return &m, nil
 }

@@ -72,6 +72,15 @@ func (a *app) providerConfig() provider.Config {
 	}
 }
 
+// outbox is the message outbox, bodies sealed under a key of their own.
+func (a *app) outbox() *storage.Outbox {
+	sealer, err := mfa.NewSealer(keys.Derive(a.secret, "outbox bodies"), rand.Reader)
+	if err != nil {
+		panic(err) // a 32-byte key and crypto/rand: cannot fail
+	}
+	return storage.NewOutbox(a.db).WithSealer(sealer)
+}
+
 func (a *app) keys(ctx context.Context) (*keys.Manager, error) {
 	// A rotation signs with the new key from 2 × MANAM_KEY_REFRESH later
 	// (keys.Options.PropagationDelay's default): every server has reloaded,
@@ -98,7 +107,7 @@ func (a *app) idp(notify func()) (*idp.Service, error) {
 	}
 	factors := &idp.FactorsConfig{Store: storage.NewFactors(a.db), Sealer: sealer, CodeKey: keys.Derive(a.secret, "recovery codes"), Issuer: "Manam"}
 	return idp.New(idp.Config{DefaultCountryCode: a.cfg.DefaultCountryCode}, idp.Deps{Accounts: accts, Sessions: accts, Consents: accts, Passwords: pw, Logger: a.log,
-		Lifecycle: &idp.Lifecycle{Store: accts, Outbox: storage.NewOutbox(a.db), InTx: a.db.InTx, Notify: notify,
+		Lifecycle: &idp.Lifecycle{Store: accts, Outbox: a.outbox(), InTx: a.db.InTx, Notify: notify,
 			CodeKey: keys.Derive(a.secret, "one-time codes"),
 			Revoker: provider.NewStore(a.db), Sessions: accts},
 		Tenants: storage.NewTenants(a.db), Factors: factors, Links: storage.NewLinks(a.db)})
@@ -123,7 +132,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		return nil, err
 	}
 	host, _ := os.Hostname()
-	w, err := delivery.NewWorker(storage.NewOutbox(a.db), mail, sms, delivery.WorkerOptions{
+	w, err := delivery.NewWorker(a.outbox(), mail, sms, delivery.WorkerOptions{
 		Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomSuffix()), From: a.cfg.mailFrom(), Logger: a.log,
 	})
 	if err != nil {
