@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -135,6 +138,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	db := &DB{dialect: p.Dialect, path: p.Path, clients: newClientCache(ClientCacheTTL, time.Now)}
 	switch p.Dialect {
 	case SQLite:
+		if err := createPrivate(p.Path); err != nil {
+			return nil, err
+		}
 		// No prepared-statement cache on either handle. On the reader, a
 		// cached query kept its read transaction (a stale snapshot) open
 		// with mattn's driver; on the writer, gorm's cache deadlocked: a
@@ -180,6 +186,29 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// createPrivate creates a new SQLite database file readable by its owner
+// only (SQLite gives the -wal and -shm files the database file's mode):
+// it holds password hashes, personal data and sealed secrets, and the
+// process umask would otherwise leave it world-readable. An existing file
+// open to others is reported, not changed (an operator may mean it).
+func createPrivate(path string) error {
+	if path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	switch {
+	case err == nil:
+		return f.Close()
+	case errors.Is(err, fs.ErrExist):
+		if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+			slog.Default().Warn("the SQLite database can be read by other users: chmod 600 it (and its -wal and -shm files)", "path", path, "mode", st.Mode().Perm().String())
+		}
+		return nil
+	default:
+		return fmt.Errorf("storage: create sqlite %s: %w", path, err)
+	}
 }
 
 // Dialect tells which backend this is.
