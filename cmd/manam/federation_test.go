@@ -371,6 +371,37 @@ func testFederationGoogle(t *testing.T, be backend) {
 		}
 	})
 
+	t.Run("a legacy Google finish link works only in its own browser", func(t *testing.T) {
+		f.SetUser(ada)
+		// Someone signs in with their Google account through the legacy
+		// link, and keeps the finish link instead of following it.
+		mallory := newBrowser(t, srv.URL)
+		stop := mallory.c.CheckRedirect
+		mallory.c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if req.URL.Path == "/upstream/legacy/done" {
+				return http.ErrUseLastResponse
+			}
+			return stop(req, via)
+		}
+		done := location(t, mallory.get(viaFake(t, f, startAt(t, mallory, srv.URL+"/googlelogin/"+app.CustomerToken))))
+		if done.Path != "/upstream/legacy/done" {
+			t.Fatalf("finish link: %s", done)
+		}
+		// A victim signs in afterwards (their own legacy Google sign-in,
+		// finished), then opens the kept link.
+		victim := newBrowser(t, srv.URL)
+		if p := victim.get(viaFake(t, f, startAt(t, victim, srv.URL+"/googlelogin/"+app.CustomerToken))); p.StatusCode != http.StatusOK {
+			t.Fatalf("the victim's own sign-in: %d", p.StatusCode)
+		}
+		if p := victim.get(srv.URL + done.RequestURI()); p.StatusCode != http.StatusBadRequest || strings.Contains(p.Body, "access_token") {
+			t.Fatalf("someone else's finish link in the victim's browser: %d %.300s", p.StatusCode, p.Body)
+		}
+		// In its own browser it still finishes.
+		if p := mallory.get(srv.URL + done.RequestURI()); p.StatusCode != http.StatusOK || !strings.Contains(p.Body, "access_token") {
+			t.Fatalf("the finish link in its own browser: %d %.300s", p.StatusCode, p.Body)
+		}
+	})
+
 	t.Run("the legacy Google link", func(t *testing.T) {
 		f.SetUser(ada)
 		for _, prefix := range []string{"", "/manam"} {

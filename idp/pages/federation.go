@@ -2,7 +2,9 @@ package pages
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -79,7 +81,14 @@ type linkFlow struct {
 type legacyDone struct {
 	ClientID string    `json:"c"`
 	At       time.Time `json:"t"`
+	// Nonce is also in the legacyDoneCookie of the browser that signed
+	// in: a link someone else started (their own Google sign-in) does
+	// nothing in another browser, even one that signs in meanwhile.
+	Nonce string `json:"n"`
 }
+
+// legacyDoneCookie binds a legacy Google finish link to its browser.
+const legacyDoneCookie = "manam_legacy_done"
 
 // upstreamButton is one "Sign in with X" on the login page.
 type upstreamButton struct {
@@ -233,10 +242,17 @@ func (p *Pages) loginFlow(w http.ResponseWriter, r *http.Request, challenge, leg
 		s, err := p.sealer()
 		var t string
 		if err == nil {
-			var raw []byte
-			raw, err = json.Marshal(legacyDone{ClientID: legacy, At: time.Now().UTC().Add(-time.Second)})
-			if err == nil {
-				t, err = s.Seal(raw, "legacy-done")
+			nonce := make([]byte, 16)
+			if _, err = rand.Read(nonce); err == nil {
+				d := legacyDone{ClientID: legacy, At: time.Now().UTC().Add(-time.Second), Nonce: base64.RawURLEncoding.EncodeToString(nonce)}
+				var raw []byte
+				if raw, err = json.Marshal(d); err == nil {
+					t, err = s.Seal(raw, "legacy-done")
+				}
+				if err == nil {
+					http.SetCookie(w, &http.Cookie{Name: legacyDoneCookie, Value: d.Nonce, Path: "/upstream/legacy/done", MaxAge: int(upstreamTTL / time.Second),
+						HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+				}
 			}
 		}
 		if err != nil {
@@ -414,9 +430,10 @@ func (p *Pages) LegacyGoogleDone(w http.ResponseWriter, r *http.Request) {
 		p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in has expired. Please start again.")
 		return
 	}
+	c, cerr := r.Cookie(legacyDoneCookie)
 	sess, err := p.CurrentSession(r)
-	if err != nil || sess.Row.AuthTime.Before(d.At) {
-		// Only the sign-in this link was made for may finish it.
+	if err != nil || sess.Row.AuthTime.Before(d.At) || cerr != nil || d.Nonce == "" || !hmac.Equal([]byte(c.Value), []byte(d.Nonce)) {
+		// Only the sign-in this link was made for, in its own browser, may finish it.
 		p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in has expired. Please start again.")
 		return
 	}
