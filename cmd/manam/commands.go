@@ -36,7 +36,7 @@ Usage:
   manam tenant update ID [the create flags to change] [--confidential] [--third-party] [--json]
   manam tenant delete ID [--json]
   manam tenant rotate-secret ID [--json]
-  manam user create --email E --password P [--name N] [--json]
+  manam user create --email E --password P | --password-env VAR [--name N] [--json]
   manam user import FILE [--json]     accounts from JSON lines: {"email","email_verified","password_hash","name"}
   manam keys list [--json]
   manam keys rotate [--alg RS256|ES256] [--now] [--json]
@@ -443,7 +443,8 @@ func (e *cmdEnv) user(args []string) error {
 	fs := newFlags("user create")
 	email := fs.String("email", "", "e-mail address")
 	mobile := fs.String("mobile", "", "mobile number (international, or national with MANAM_DEFAULT_COUNTRY_CODE)")
-	password := fs.String("password", "", "password (8 to 128 characters)")
+	password := fs.String("password", "", "password (8 to 128 characters); visible to other users in the process list: prefer --password-env")
+	passwordEnv := fs.String("password-env", "", "read the password from this environment variable")
 	name := fs.String("name", "", "display name")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args[1:])
@@ -452,6 +453,14 @@ func (e *cmdEnv) user(args []string) error {
 	}
 	if len(pos) > 0 {
 		return fmt.Errorf("%w: user create: unexpected arguments %q", errUsage, pos)
+	}
+	if *passwordEnv != "" {
+		if *password != "" {
+			return fmt.Errorf("%w: user create: --password and --password-env both given", errUsage)
+		}
+		if *password = e.getenv(*passwordEnv); *password == "" {
+			return fmt.Errorf("%w: user create: the environment variable %s is empty or unset", errUsage, *passwordEnv)
+		}
 	}
 	a, err := e.open(fs)
 	if err != nil {

@@ -154,7 +154,7 @@ func TestSecretGeneratedOnceBesideSQLite(t *testing.T) {
 }
 
 func TestCLI(t *testing.T) {
-	srv := &testServer{env: map[string]string{"MANAM_DSN": "sqlite:" + t.TempDir() + "/cli.db", "MANAM_SECRET": testSecret}}
+	srv := &testServer{env: map[string]string{"MANAM_DSN": "sqlite:" + t.TempDir() + "/cli.db", "MANAM_SECRET": testSecret, "NEW_USER_PW": "long enough pw from env"}}
 	var created tenant
 	_ = json.Unmarshal([]byte(srv.cli(t, "tenant", "create", "--name", "CLI", "--redirect-uri", "https://a.example/cb", "--json")), &created)
 	if created.ClientID == "" || len(created.ClientSecret) < 43 || created.CustomerToken == "" {
@@ -183,6 +183,9 @@ func TestCLI(t *testing.T) {
 		{"user create", []string{"user", "create", "--email", "U@Example.com", "--password", "long enough pw", "--json"}, 0, `"u@example.com"`},
 		{"user duplicate", []string{"user", "create", "--email", "u@example.com", "--password", "long enough pw"}, 2, ""},
 		{"user short password", []string{"user", "create", "--email", "v@example.com", "--password", "short"}, 2, ""},
+		{"user password from the environment", []string{"user", "create", "--email", "env@example.com", "--password-env", "NEW_USER_PW", "--json"}, 0, `"env@example.com"`},
+		{"user password from an unset variable", []string{"user", "create", "--email", "env2@example.com", "--password-env", "NO_SUCH_VAR"}, 2, ""},
+		{"user password given twice", []string{"user", "create", "--email", "env3@example.com", "--password", "long enough pw", "--password-env", "NEW_USER_PW"}, 2, ""},
 		{"keys list", []string{"keys", "list", "--json"}, 0, `"active": true`},
 		{"keys rotate", []string{"keys", "rotate", "--json"}, 0, `"alg": "RS256"`},
 		{"keys rotate bad alg", []string{"keys", "rotate", "--alg", "HS256"}, 2, ""},
