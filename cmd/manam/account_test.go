@@ -84,9 +84,27 @@ func TestAccountPage(t *testing.T) {
 					t.Fatalf("%s: %d", tc.name, p.StatusCode)
 				}
 			}
+			sessionCookie := func() string {
+				for _, c := range b.c.Jar.Cookies(b.issuer) {
+					if c.Name == "manam_session" {
+						return c.Value
+					}
+				}
+				return ""
+			}
+			oldSession := sessionCookie()
 			p = post("/account/password", url.Values{"current_password": {alicePass}, "password": {"a new long phrase"}, "password_confirm": {"a new long phrase"}})
 			if p.Request.URL.RawQuery != "done=password" || !strings.Contains(p.Body, "password is changed") {
 				t.Fatalf("change password: %d at %s", p.StatusCode, p.Request.URL)
+			}
+			// The session id is new: a copy of the old cookie is signed out.
+			if now := sessionCookie(); now == "" || now == oldSession {
+				t.Fatal("the session id was not renewed by the password change")
+			}
+			copyOf := newBrowser(t, srv.URL)
+			copyOf.c.Jar.SetCookies(b.issuer, []*http.Cookie{{Name: "manam_session", Value: oldSession, Path: "/"}})
+			if p := copyOf.get(srv.URL + "/account"); p.Request.URL.Path != "/login" {
+				t.Fatalf("a copy of the old session cookie still opens %s", p.Request.URL.Path)
 			}
 			// This browser is still signed in; the laptop and its tokens are not.
 			if p := b.get(srv.URL + "/account"); p.Request.URL.Path != "/account" {

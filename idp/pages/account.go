@@ -87,7 +87,28 @@ func (p *Pages) AccountPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := p.svc.ChangePassword(r.Context(), sess, r.PostFormValue("current_password"), r.PostFormValue("password"), r.PostFormValue("password_confirm"))
+	if err == nil {
+		p.renewSession(w, r, sess)
+	}
 	p.afterAccountChange(w, r, err, "password")
+}
+
+// renewSession gives the browser a new session id after a change of
+// password (which ended the account's other sessions): a copy of the old
+// cookie, taken by whoever the owner is locking out, stops working too.
+// The new session keeps the sign-in's methods and remember-me.
+func (p *Pages) renewSession(w http.ResponseWriter, r *http.Request, sess *idp.Session) {
+	token, _, err := p.svc.StartSession(r.Context(), sess.Account, sess.AMR(), sess.Row.Remember)
+	if err != nil {
+		p.log.WarnContext(r.Context(), "renewing the session after a password change failed", "err", err)
+		return
+	}
+	if old, err := r.Cookie(SessionCookie); err == nil {
+		if err := p.svc.EndSession(r.Context(), old.Value); err != nil {
+			p.log.WarnContext(r.Context(), "ending the session replaced after a password change failed", "err", err)
+		}
+	}
+	p.SetSessionCookie(w, token, sess.Row.Remember)
 }
 
 func (p *Pages) afterAccountChange(w http.ResponseWriter, r *http.Request, err error, done string) {
