@@ -293,9 +293,15 @@ func (s *Service) CompletePending(ctx context.Context, token, method, code, from
 	if err != nil {
 		return nil, nil, err
 	}
-	if !s.throttle.Allowed(from) {
+	if !s.throttle.Take(from) {
 		return nil, nil, ErrThrottled
 	}
+	wrong := false // a wrong code keeps the attempt spent
+	defer func() {
+		if !wrong {
+			s.throttle.Refund(from)
+		}
+	}()
 	p, err := s.PendingSignIn(ctx, token)
 	if err != nil {
 		return nil, nil, err
@@ -305,7 +311,7 @@ func (s *Service) CompletePending(ctx context.Context, token, method, code, from
 	}
 	got, err := s.proveFactor(ctx, p.Account, method, code)
 	if errors.Is(err, ErrBadCode) {
-		s.throttle.Fail(from)
+		wrong = true
 		if ferr := cfg.Store.PendingFailed(ctx, p.Row.ID, maxPendingTries); errors.Is(ferr, storage.ErrUsed) {
 			return nil, nil, ErrNoPending
 		} else if ferr != nil {

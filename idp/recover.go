@@ -32,10 +32,9 @@ const recoverTTL = time.Hour
 // instead of an address gets a 6-digit code by SMS, for ResetWithCode.
 func (s *Service) RequestRecovery(ctx context.Context, email string, links Links, from string) error {
 	links = s.forTenant(ctx, links)
-	if !s.regThrottle.Allowed(from) {
+	if !s.regThrottle.Take(from) {
 		return ErrThrottled
 	}
-	s.regThrottle.Fail(from)
 	if !strings.Contains(email, "@") {
 		return s.recoverByMobile(ctx, email, links)
 	}
@@ -238,9 +237,15 @@ func (s *Service) ResetWithCode(ctx context.Context, mobile, code, password, con
 	if !ok || len(s.life.CodeKey) == 0 || s.life.Revoker == nil || s.life.Sessions == nil {
 		return nil, errors.New("idp: recovery by SMS is not configured")
 	}
-	if !s.throttle.Allowed(from) {
+	if !s.throttle.Take(from) {
 		return nil, ErrThrottled
 	}
+	wrong := false // an unknown number or a wrong code keeps the attempt spent
+	defer func() {
+		if !wrong {
+			s.throttle.Refund(from)
+		}
+	}()
 	m, err := NormalizeMobile(mobile, s.cfg.DefaultCountryCode)
 	if err != nil {
 		return nil, ErrInvalidToken
@@ -256,7 +261,7 @@ func (s *Service) ResetWithCode(ctx context.Context, mobile, code, password, con
 		// The time of the hash a known number costs: the answer must not
 		// tell which numbers have accounts.
 		s.pw.Waste(ctx, password)
-		s.throttle.Fail(from)
+		wrong = true
 		return nil, ErrInvalidToken
 	}
 	if err != nil {
@@ -278,7 +283,7 @@ func (s *Service) ResetWithCode(ctx context.Context, mobile, code, password, con
 		return hmac.Equal([]byte(stored), []byte(want))
 	})
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrUsed) {
-		s.throttle.Fail(from)
+		wrong = true
 		return nil, ErrInvalidToken
 	}
 	if err != nil {

@@ -133,7 +133,7 @@ func (s *Service) Register(ctx context.Context, in Registration, links Links, fr
 	if s.life == nil {
 		return nil, errors.New("idp: registration is not configured")
 	}
-	if !s.regThrottle.Allowed(from) {
+	if !s.regThrottle.Take(from) { // every registration spends the address's budget
 		return nil, ErrThrottled
 	}
 	fe := FieldErrors{}
@@ -168,7 +168,6 @@ func (s *Service) Register(ctx context.Context, in Registration, links Links, fr
 	if len(fe) > 0 {
 		return nil, fe
 	}
-	s.regThrottle.Fail(from) // every registration spends the address's budget
 	hash, err := s.pw.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, err

@@ -227,12 +227,14 @@ func (s *Service) Authenticate(ctx context.Context, email, password, from string
 // AuthenticateFor is Authenticate for a sign-in through a tenant, whose
 // settings apply (whether an unconfirmed address may sign in).
 func (s *Service) AuthenticateFor(ctx context.Context, clientID, email, password, from string) (*storage.Account, error) {
-	if !s.throttle.Allowed(from) {
+	// Spent before the password is checked, so guesses sent at once
+	// cannot all pass; given back unless the guess was wrong.
+	if !s.throttle.Take(from) {
 		return nil, ErrThrottled
 	}
 	a, err := s.authenticate(ctx, clientID, email, password)
-	if errors.Is(err, ErrInvalidCredentials) {
-		s.throttle.Fail(from)
+	if !errors.Is(err, ErrInvalidCredentials) {
+		s.throttle.Refund(from)
 	}
 	return a, err
 }

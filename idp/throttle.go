@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -48,24 +49,56 @@ func (t *Throttle) refill(key string) *bucket {
 	return b
 }
 
-// Allowed tells whether key may try again.
-func (t *Throttle) Allowed(key string) bool {
+// throttleKey is the budget a client address counts against: an IPv6
+// address by its /64 (one subscriber's network; each of its 2^64
+// addresses must not get a budget of its own), an IPv4-mapped address as
+// the IPv4 address, anything else as it is.
+func throttleKey(key string) string {
+	ip, err := netip.ParseAddr(key)
+	if err != nil {
+		return key
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return ip.String()
+}
+
+// Take spends one attempt of key's budget before the attempt is made, and
+// tells whether there was one: attempts sent at once cannot all pass a
+// check made before any of them is counted (Allowed, then Fail after the
+// work). Refund gives it back when the attempt turns out not to count.
+func (t *Throttle) Take(key string) bool {
 	if t == nil || key == "" {
 		return true
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.refill(key).tokens >= 1
+	b := t.refill(throttleKey(key))
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	t.trim()
+	return true
 }
 
-// Fail spends one attempt of key's budget.
-func (t *Throttle) Fail(key string) {
+// Refund gives back an attempt taken with Take.
+func (t *Throttle) Refund(key string) {
 	if t == nil || key == "" {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.refill(key).tokens--
+	b := t.refill(throttleKey(key))
+	b.tokens = min(t.burst, b.tokens+1)
+}
+
+// trim drops full buckets past maxThrottleKeys (with t.mu held).
+func (t *Throttle) trim() {
 	if len(t.m) > maxThrottleKeys {
 		for k, b := range t.m {
 			if b.tokens+float64(t.now().Sub(b.last))/float64(t.per) >= t.burst {

@@ -174,10 +174,9 @@ func (j *jwtAuth) resendVerification(w http.ResponseWriter, r *http.Request, c *
 		return refusal(http.StatusForbidden, say("Resending the confirmation e-mail is not available."))
 	}
 	ip := j.d.ClientIP(r)
-	if !j.resend.Allowed(ip) {
+	if !j.resend.Take(ip) {
 		return idp.ErrThrottled
 	}
-	j.resend.Fail(ip)
 	q := r.URL.Query()
 	answer := firstNonEmpty(q.Get("capcha"), q.Get("captcha"), c.f.get("capcha", "captcha"))
 	ok, err := j.cfg.Captcha.VerifyCaptcha(ctx, answer, ip)
@@ -309,10 +308,9 @@ func (j *jwtAuth) existEmail(w http.ResponseWriter, r *http.Request, c *call) er
 		return refusal(http.StatusNotFound, say("This endpoint is not enabled."))
 	}
 	ip := j.d.ClientIP(r)
-	if !j.exists.Allowed(ip) {
+	if !j.exists.Take(ip) {
 		return idp.ErrThrottled
 	}
-	j.exists.Fail(ip)
 	email := mux.Vars(r)["email"]
 	if err := validEmail(email); err != nil {
 		return err
