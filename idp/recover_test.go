@@ -20,7 +20,10 @@ func (r *recordingRevoker) RevokeSubject(_ context.Context, s string) error {
 	return nil
 }
 
-var resetToken = regexp.MustCompile(`reset\?token=([A-Za-z0-9_-]+)`)
+var (
+	resetToken  = regexp.MustCompile(`reset\?token=([A-Za-z0-9_-]+)`)
+	changeToken = regexp.MustCompile(`change\?token=([A-Za-z0-9_-]+)`)
+)
 
 func TestRecovery(t *testing.T) {
 	for _, b := range storagetest.Backends() {
@@ -40,13 +43,13 @@ func TestRecovery(t *testing.T) {
 					t.Fatal(err)
 				}
 				e := &lifecycleEnv{svc: svc, outbox: o, clk: clk, links: idp.Links{Product: "Test",
-					Confirm: func(tok string) string { return "https://id.example/confirm?token=" + tok },
-					Reset:   func(tok string) string { return "https://id.example/recover/reset?token=" + tok }}}
+					Confirm:     func(tok string) string { return "https://id.example/confirm?token=" + tok },
+					Reset:       func(tok string) string { return "https://id.example/recover/reset?token=" + tok },
+					ChangeEmail: func(tok string) string { return "https://id.example/account/email/change?token=" + tok }}}
 				return svc, e, rev, a
 			}
 
 			t.Run("a password change ends older links and pending changes", func(t *testing.T) {
-				changeLink := regexp.MustCompile(`change\?token=([A-Za-z0-9_-]+)`)
 				tests := []struct {
 					name   string
 					change func(t *testing.T, svc *idp.Service, e *lifecycleEnv, sess *idp.Session, resetTok string)
@@ -65,7 +68,6 @@ func TestRecovery(t *testing.T) {
 				for _, tt := range tests {
 					t.Run(tt.name, func(t *testing.T) {
 						svc, e, _, accts := setup(t)
-						e.links.ChangeEmail = func(tok string) string { return "https://id.example/account/email/change?token=" + tok }
 						if _, err := svc.Register(ctx, idp.Registration{Email: "kim@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, ""); err != nil {
 							t.Fatal(err)
 						}
@@ -94,7 +96,7 @@ func TestRecovery(t *testing.T) {
 						var change string
 						var resets []string
 						for _, m := range e.mails(t) {
-							if c := changeLink.FindStringSubmatch(m.Text); c != nil {
+							if c := changeToken.FindStringSubmatch(m.Text); c != nil {
 								change = c[1]
 							}
 							if r := resetToken.FindStringSubmatch(m.Text); r != nil {
@@ -120,7 +122,6 @@ func TestRecovery(t *testing.T) {
 
 			t.Run("a reset link is for the address it was mailed to", func(t *testing.T) {
 				svc, e, _, accts := setup(t)
-				e.links.ChangeEmail = func(tok string) string { return "https://id.example/account/email/change?token=" + tok }
 				if _, err := svc.Register(ctx, idp.Registration{Email: "lee@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, ""); err != nil {
 					t.Fatal(err)
 				}
@@ -139,7 +140,7 @@ func TestRecovery(t *testing.T) {
 					if r := resetToken.FindStringSubmatch(m.Text); r != nil {
 						reset = r[1]
 					}
-					if c := regexp.MustCompile(`change\?token=([A-Za-z0-9_-]+)`).FindStringSubmatch(m.Text); c != nil {
+					if c := changeToken.FindStringSubmatch(m.Text); c != nil {
 						change = c[1]
 					}
 				}
@@ -153,7 +154,6 @@ func TestRecovery(t *testing.T) {
 
 			t.Run("the account page's password check waits out a lock", func(t *testing.T) {
 				svc, e, _, accts := setup(t)
-				e.links.ChangeEmail = func(tok string) string { return "https://id.example/account/email/change?token=" + tok }
 				if _, err := svc.Register(ctx, idp.Registration{Email: "ray@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, ""); err != nil {
 					t.Fatal(err)
 				}

@@ -52,7 +52,7 @@ func jwtPayload(t *testing.T, token string) []byte {
 func TestScopeClaims(t *testing.T) {
 	e := newReviewEnv(t)
 	app := e.tenant(TenantSpec{Name: "App", RedirectURIs: []string{reviewRedirect}, FirstParty: true})
-	verifier := "a-verifier-that-is-long-enough-for-pkce-0123456789"
+	verifier := testVerifier
 	integer := regexp.MustCompile(`"updated_at":\d+[,}]`)
 
 	tests := []struct {

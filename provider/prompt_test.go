@@ -15,7 +15,7 @@ func TestAuthorizePromptMaxAgeLoginHint(t *testing.T) {
 	e := newReviewEnv(t)
 	app := e.tenant(TenantSpec{Name: "App", RedirectURIs: []string{reviewRedirect}, FirstParty: true})
 	_, cookie := e.user("prompt@example.com")
-	verifier := "a-verifier-that-is-long-enough-for-pkce-0123456789"
+	verifier := testVerifier
 
 	tests := []struct {
 		name     string

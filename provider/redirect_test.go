@@ -17,7 +17,7 @@ func TestRedirectURIExactMatch(t *testing.T) {
 	web := e.tenant(TenantSpec{Name: "Web", RedirectURIs: []string{registered, "https://app.example/cb"}, FirstParty: true})
 	native := e.tenant(TenantSpec{Name: "Native", Public: true, RedirectURIs: []string{registered}, FirstParty: true})
 	_, cookie := e.user("redirect@example.com")
-	verifier := "a-verifier-that-is-long-enough-for-pkce-0123456789"
+	verifier := testVerifier
 
 	tests := []struct {
 		name, clientID, redirect string

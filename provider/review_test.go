@@ -24,6 +24,9 @@ import (
 
 const reviewRedirect = "http://localhost:9999/cb"
 
+// testVerifier is a PKCE code verifier for tests that need any one.
+const testVerifier = "a-verifier-that-is-long-enough-for-pkce-0123456789"
+
 // reviewEnv is a provider with its handler and helpers to drive it.
 type reviewEnv struct {
 	t     *testing.T

@@ -34,7 +34,7 @@ func TestNewGrantsGetTimeOrderedRequestIDs(t *testing.T) {
 
 	first := e.requestIDOf(e.clientCredentials(svc, "read"))
 	second := e.requestIDOf(e.clientCredentials(svc, "read"))
-	verifier := "a-verifier-that-is-long-enough-for-pkce-0123456789"
+	verifier := testVerifier
 	toks := e.exchange(app, reviewRedirect, e.code(app.ClientID, reviewRedirect, "openid offline_access", verifier, cookie), verifier)
 	flow := e.requestIDOf(toks["access_token"].(string))
 

@@ -55,7 +55,7 @@ func TestDatabaseDown(t *testing.T) {
 		})
 	}
 	t.Run("authorization, tenant not cached", func(t *testing.T) {
-		rec := e.authorize(unseen.ClientID, reviewRedirect, "openid", "a-verifier-that-is-long-enough-for-pkce-0123456789", nil, nil)
+		rec := e.authorize(unseen.ClientID, reviewRedirect, "openid", testVerifier, nil, nil)
 		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Location") != "" {
 			t.Errorf("%d Location %q, want a 503 page", rec.Code, rec.Header().Get("Location"))
 		}

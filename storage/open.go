@@ -233,11 +233,11 @@ func (db *DB) Ping(ctx context.Context) error {
 // own table, not only a connection (a pooled connection answers a ping
 // after the database itself was dropped).
 func (db *DB) Ready(ctx context.Context) error {
-	var v *int
-	if err := db.r.WithContext(ctx).Model(&schemaMigration{}).Select("MAX(version)").Scan(&v).Error; err != nil {
+	v, err := db.CurrentVersion(ctx)
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if v == nil {
+	if v == 0 {
 		return fmt.Errorf("%w: the schema is not migrated", ErrUnavailable)
 	}
 	return nil
