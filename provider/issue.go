@@ -212,13 +212,8 @@ func (p *Provider) grantFor(ctx context.Context, clientID string, form url.Value
 		return nil, "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	ar, err := p.oauth.NewAccessRequest(ctx, req, NewSession())
-	var resp fosite.AccessResponder
-	if err == nil {
-		resp, err = p.oauth.NewAccessResponse(ctx, ar)
-	}
+	ar, resp, err := p.exchange(ctx, req)
 	if err != nil {
-		err = p.grantError(ctx, ar, err)
 		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
 			return nil, "", fmt.Errorf("provider: %s grant: %w", form.Get("grant_type"), err)
 		}

@@ -34,24 +34,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	sess := NewSession()
-	ar, err := p.oauth.NewAccessRequest(ctx, r, sess)
-	if err != nil {
-		p.accessError(w, r, ar, err)
-		return
-	}
-	if ar.GetGrantTypes().ExactOne("client_credentials") {
-		// A new grant (no earlier request to inherit an ID from).
-		ar.SetID(newRequestID())
-		// fosite has checked the scopes against the tenant's; grant them.
-		for _, s := range ar.GetRequestedScopes() {
-			ar.GrantScope(s)
-		}
-		sess.Subject = ar.GetClient().GetID()
-		sess.ClientID = ar.GetClient().GetID()
-		grantDefaultAudience(ar)
-	}
-	resp, err := p.oauth.NewAccessResponse(ctx, ar)
+	ar, resp, err := p.exchange(ctx, r)
 	if err != nil {
 		p.accessError(w, r, ar, err)
 		return
@@ -60,35 +43,12 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	p.oauth.WriteAccessResponse(ctx, w, ar, resp)
 }
 
-// accessError writes a token-endpoint error (see grantError).
+// accessError writes a token-endpoint error (exchange has mapped it).
 func (p *Provider) accessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
-	err = p.grantError(r.Context(), ar, err)
 	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
 		p.log.ErrorContext(r.Context(), "token request failed", "request_id", RequestID(r.Context()), "err", rfc.WithExposeDebug(true).GetDescription())
 	}
 	p.oauth.WriteAccessError(r.Context(), w, ar, err)
-}
-
-// grantError maps a failed grant: a lost race on a code or a refresh token
-// is the client's problem (invalid_grant), not a server error.
-func (p *Provider) grantError(ctx context.Context, ar fosite.AccessRequester, err error) error {
-	if errors.Is(err, storage.ErrConflict) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) ||
-		errors.Is(err, fosite.ErrInactiveToken) || errors.Is(err, fosite.ErrSerializationFailure) || storage.IsRetryable(err) {
-		// Another request used this code or refresh token between our read
-		// and our write: a reuse that fosite's own check could not see (or,
-		// on MySQL, whose transaction lost a deadlock to the other's). Deny
-		// it and revoke what the grant issued — the winner's tokens included
-		// (RFC 6749 §4.1.2, RFC 9700 §4.14) — as fosite does for a reuse it
-		// does see.
-		if ar != nil && ar.GetID() != "" && (ar.GetGrantTypes().ExactOne("authorization_code") || ar.GetGrantTypes().ExactOne("refresh_token")) {
-			ctx := context.WithoutCancel(ctx)
-			if rerr := errors.Join(p.store.RevokeAccessToken(ctx, ar.GetID()), p.store.RevokeRefreshToken(ctx, ar.GetID())); rerr != nil {
-				p.log.ErrorContext(ctx, "revoking the tokens of a reused grant failed", "request_id", RequestID(ctx), "err", rerr)
-			}
-		}
-		return fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was used more than once.")
-	}
-	return unavailable(err)
 }
 
 // unavailable turns a failure of the database (fosite reports a tenant it

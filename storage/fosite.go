@@ -20,6 +20,15 @@ import (
 	"gorm.io/gorm/clause"
 )
 
+// unavailableErr marks a database failure as ErrUnavailable (once), keeping
+// the driver's error in the chain (IsRetryable still sees a deadlock).
+func unavailableErr(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
 // ErrConflict reports a write that lost a race: an authorization code or a
 // refresh token that another request used between its read and its write.
 var ErrConflict = errors.New("storage: concurrent use")
@@ -223,7 +232,7 @@ func (s *FositeStore) delete(ctx context.Context, table, signature string) error
 	if err := s.db.write(ctx, func(g *gorm.DB) error {
 		return g.Table(table).Where("id = ?", key(signature)).Delete(&TokenRow{}).Error
 	}); err != nil {
-		return fmt.Errorf("storage: delete %s: %w", table, err)
+		return fmt.Errorf("storage: delete %s: %w", table, unavailableErr(err))
 	}
 	return nil
 }
@@ -258,7 +267,7 @@ func (s *FositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, signat
 		return res.Error
 	})
 	if err != nil {
-		return fmt.Errorf("storage: invalidate code: %w", err)
+		return fmt.Errorf("storage: invalidate code: %w", unavailableErr(err))
 	}
 	if n == 0 {
 		return fmt.Errorf("authorization code already used: %w", ErrConflict)
@@ -339,7 +348,7 @@ func (s *FositeStore) RevokeAccessToken(ctx context.Context, requestID string) e
 	if err := s.db.write(ctx, func(g *gorm.DB) error {
 		return g.Table(tableAccess).Where("request_id = ?", requestID).Delete(&TokenRow{}).Error
 	}); err != nil {
-		return fmt.Errorf("storage: revoke access tokens: %w", err)
+		return fmt.Errorf("storage: revoke access tokens: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -380,7 +389,7 @@ func (s *FositeStore) RevokeRefreshToken(ctx context.Context, requestID string) 
 		// every refresh cost more than the one before.
 		return g.Table(tableRefresh).Where("request_id = ? AND active = ?", requestID, true).Update("active", false).Error
 	}); err != nil {
-		return fmt.Errorf("storage: revoke refresh tokens: %w", err)
+		return fmt.Errorf("storage: revoke refresh tokens: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -394,7 +403,7 @@ func (s *FositeStore) RotateRefreshToken(ctx context.Context, requestID, signatu
 	w := s.db.writer(ctx)
 	res := w.Table(tableRefresh).Where("id = ? AND active = ?", key(signature), true).Update("active", false)
 	if res.Error != nil {
-		return fmt.Errorf("storage: rotate refresh token: %w", res.Error)
+		return fmt.Errorf("storage: rotate refresh token: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("refresh token rotated concurrently: %w: %w", fosite.ErrSerializationFailure, ErrConflict)
@@ -416,10 +425,10 @@ func (s *FositeStore) RevokeSubject(ctx context.Context, subject string) error {
 	return s.db.InTx(ctx, func(ctx context.Context) error {
 		w := s.db.writer(ctx)
 		if err := w.Table(tableRefresh).Where("subject = ?", subject).Update("active", false).Error; err != nil {
-			return fmt.Errorf("storage: revoke subject: %w", err)
+			return fmt.Errorf("storage: revoke subject: %w", unavailableErr(err))
 		}
 		if err := w.Table(tableAccess).Where("subject = ?", subject).Delete(&TokenRow{}).Error; err != nil {
-			return fmt.Errorf("storage: revoke subject: %w", err)
+			return fmt.Errorf("storage: revoke subject: %w", unavailableErr(err))
 		}
 		return nil
 	})

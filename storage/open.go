@@ -44,6 +44,7 @@ type DB struct {
 	closeOnce        sync.Once
 	closeErr         error
 	stopCkpt, ckDone chan struct{} // SQLite background checkpoints
+	faults           faults        // see SetFaultHook
 }
 
 // ParsedDSN is what a DSN says.
@@ -171,9 +172,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.stopCkpt, db.ckDone = make(chan struct{}), make(chan struct{})
 		go checkpointer(r, time.Second, db.stopCkpt, db.ckDone)
 	case MySQL:
-		g, err := gorm.Open(mysql.Open(p.MySQLDSN), cfg)
+		g, err := openMySQL(p.MySQLDSN, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("storage: open mysql: %w", err)
+			return nil, fmt.Errorf("storage: open mysql: %w: %w", ErrUnavailable, err)
 		}
 		s, _ := g.DB()
 		s.SetMaxOpenConns(32)
@@ -181,11 +182,47 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		s.SetConnMaxLifetime(5 * time.Minute)
 		db.w, db.r = g, g
 	}
+	for _, g := range []*gorm.DB{db.w, db.r} {
+		if err := db.registerFaults(g); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("storage: open: %w", err)
+		}
+		if db.w == db.r {
+			break
+		}
+	}
 	if err := db.Ping(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// openMySQL opens a MySQL/MariaDB pool whose sessions use READ COMMITTED.
+// Under InnoDB's default REPEATABLE READ, an UPDATE through the
+// non-unique request_id index takes next-key locks: the matching rows and
+// the gap after them, which holds the neighbouring grant's rows (request
+// IDs are time-ordered, so concurrent grants are neighbours). Two refresh
+// rotations of different grants then deadlocked on each other's gaps
+// and inserts. READ COMMITTED locks only the rows a statement matches.
+// Manam does not depend on repeatable reads: single-use credentials are
+// consumed by conditional UPDATEs and locking reads, which see the latest
+// committed row under either level. The variable is transaction_isolation
+// on MySQL 8 and MariaDB 11.1+, tx_isolation on older MariaDB.
+func openMySQL(dsn string, cfg *gorm.Config) (*gorm.DB, error) {
+	var err error
+	for _, v := range []string{"transaction_isolation", "tx_isolation"} {
+		var g *gorm.DB
+		g, err = gorm.Open(mysql.Open(dsn+"&"+v+"=%27READ-COMMITTED%27"), cfg)
+		if err == nil {
+			return g, nil
+		}
+		var me *mysqldriver.MySQLError
+		if !errors.As(err, &me) || me.Number != 1193 { // 1193: unknown system variable
+			return nil, err
+		}
+	}
+	return nil, err
 }
 
 // createPrivate creates a new SQLite database file readable by its owner
@@ -306,11 +343,16 @@ func (db *DB) write(ctx context.Context, fn func(*gorm.DB) error) error {
 		}
 		time.Sleep(time.Duration(1+rand.IntN(5*(attempt+1))) * time.Millisecond)
 	}
-	return err
+	// Still losing: the database is overloaded. The driver's error is
+	// kept as text only, so IsRetryable does not tell a caller to rerun
+	// a whole transaction this statement was never part of.
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
 
 // IsRetryable reports a MySQL deadlock victim (1213) or lock wait timeout
-// (1205): a transaction that lost to a concurrent one and changed nothing.
+// (1205) inside a transaction: it lost to a concurrent one, and once the
+// caller rolls it back it has changed nothing, so the whole transaction
+// can run again. It is never evidence about the rows it touched.
 func IsRetryable(err error) bool { return retryable(err) }
 
 // retryable recognises MySQL's deadlock (1213) and lock wait timeout (1205).
@@ -336,9 +378,14 @@ func (db *DB) BeginTX(ctx context.Context) (context.Context, error) {
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return ctx, errors.New("storage: transaction already open in context")
 	}
+	if err := db.fault("begin"); err != nil {
+		return ctx, fmt.Errorf("storage: begin: %w: %w", ErrUnavailable, err)
+	}
 	tx := db.w.WithContext(context.WithoutCancel(ctx)).Begin()
 	if tx.Error != nil {
-		return ctx, fmt.Errorf("storage: begin: %w", tx.Error)
+		// A connection refused, an account locked, a server gone: the
+		// database is unavailable, whatever the driver calls it.
+		return ctx, fmt.Errorf("storage: begin: %w: %w", ErrUnavailable, tx.Error)
 	}
 	return context.WithValue(ctx, txKey{}, tx), nil
 }
@@ -349,8 +396,12 @@ func (db *DB) Commit(ctx context.Context) error {
 	if !ok {
 		return errors.New("storage: commit without transaction")
 	}
+	if err := db.fault("commit"); err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("storage: commit: %w: %w", ErrUnavailable, err)
+	}
 	if err := tx.Commit().Error; err != nil {
-		return fmt.Errorf("storage: commit: %w", err)
+		return fmt.Errorf("storage: commit: %w: %w", ErrUnavailable, err)
 	}
 	return nil
 }
