@@ -29,6 +29,13 @@ func newTestProvider(tb testing.TB) (*Provider, *storage.DB) {
 	if _, err := db.Migrate(ctx); err != nil {
 		tb.Fatal(err)
 	}
+	return newTestProviderOn(tb, db), db
+}
+
+// newTestProviderOn is a real provider over a migrated database.
+func newTestProviderOn(tb testing.TB, db *storage.DB) *Provider {
+	tb.Helper()
+	ctx := context.Background()
 	km, err := keys.New(ctx, storage.NewSigningKeys(db), testSecret, keys.Options{})
 	if err != nil {
 		tb.Fatal(err)
@@ -46,7 +53,7 @@ func newTestProvider(tb testing.TB) (*Provider, *storage.DB) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return p, db
+	return p
 }
 
 func TestValidateRedirectURI(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/manam-id/manam/idp"
 	"github.com/manam-id/manam/storage"
+	"github.com/manam-id/manam/storage/storagetest"
 )
 
 const reviewRedirect = "http://localhost:9999/cb"
@@ -38,6 +39,13 @@ type reviewEnv struct {
 
 func newReviewEnv(t *testing.T) *reviewEnv {
 	p, db := newTestProvider(t)
+	return &reviewEnv{t: t, p: p, db: db, h: p.Handler(), admin: NewAdmin(db, testSecret)}
+}
+
+// newReviewEnvOn is a reviewEnv over a fresh database of backend b.
+func newReviewEnvOn(t *testing.T, b storagetest.Backend) *reviewEnv {
+	db := b.Open(t)
+	p := newTestProviderOn(t, db)
 	return &reviewEnv{t: t, p: p, db: db, h: p.Handler(), admin: NewAdmin(db, testSecret)}
 }
 
