@@ -29,6 +29,14 @@ func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.Access
 		if err == nil {
 			return ar, resp, nil
 		}
+		if replay := (*graceReplay)(nil); errors.As(err, &replay) {
+			return p.replay(ctx, ar, replay)
+		}
+		if lostRefreshRace(err) && refreshGrace(ar) > 0 && attempt < maxGrantAttempts {
+			// Another request rotated this token first, and has committed
+			// (our UPDATE waited for it): the grace check now finds its answer.
+			continue
+		}
 		if storage.IsRetryable(err) && attempt < maxGrantAttempts {
 			p.log.WarnContext(ctx, "token request lost a database race; running it again", "request_id", RequestID(ctx), "attempt", attempt)
 			select {
@@ -60,8 +68,32 @@ func (p *Provider) exchangeOnce(ctx context.Context, r *http.Request) (fosite.Ac
 		sess.ClientID = ar.GetClient().GetID()
 		grantDefaultAudience(ar)
 	}
+	if ar.GetGrantTypes().ExactOne("refresh_token") && refreshGrace(ar) > 0 {
+		resp, err := p.rotateWithGrace(ctx, ar)
+		return ar, resp, err
+	}
 	resp, err := p.oauth.NewAccessResponse(ctx, ar)
 	return ar, resp, err
+}
+
+// replay answers a refresh within its grace period with the kept answer,
+// to the tenant the token was issued to. Anyone else presenting it is a
+// reuse of a stolen token: the family is revoked, as fosite does.
+func (p *Provider) replay(ctx context.Context, ar fosite.AccessRequester, r *graceReplay) (fosite.AccessRequester, fosite.AccessResponder, error) {
+	if ar == nil || ar.GetClient() == nil || ar.GetClient().GetID() != r.clientID {
+		ctx := context.WithoutCancel(ctx)
+		if err := errors.Join(p.store.RevokeAccessToken(ctx, r.requestID), p.store.RevokeRefreshToken(ctx, r.requestID)); err != nil {
+			return ar, nil, unavailable(err)
+		}
+		return ar, nil, fosite.ErrInvalidGrant.WithHint("The refresh token was issued to another client.")
+	}
+	return ar, replayResponse(ar, r.answer), nil
+}
+
+// lostRefreshRace: the refresh token was rotated by a concurrent request
+// between this request's read and its write.
+func lostRefreshRace(err error) bool {
+	return errors.Is(err, fosite.ErrSerializationFailure) || errors.Is(err, storage.ErrConflict)
 }
 
 // grantError maps a failed grant. A lost race on a code or a refresh token

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/manam-id/manam/idp"
+	"github.com/manam-id/manam/idp/mfa"
 	"github.com/manam-id/manam/idp/pages"
 	"github.com/manam-id/manam/keys"
 	"github.com/manam-id/manam/storage"
@@ -115,6 +116,7 @@ type Provider struct {
 	// refreshTokens issues refresh tokens outside a grant (the legacy surfaces).
 	refreshTokens oauth2.RefreshTokenStrategy
 	hasher        fosite.Hasher // client secrets
+	graceSealer   *mfa.Sealer   // kept refresh answers (grace.go)
 }
 
 // New builds the provider.
@@ -178,7 +180,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		Signer:                     p.signer,
 	}
 	p.tokens, p.refreshTokens = strategy, strategy
-	p.oauth = compose.Compose(fc, clientView{FositeStore: p.store, callback: cfg.Issuer + LegacyCallbackPath}, strategy,
+	p.oauth = compose.Compose(fc, graceView{clientView: clientView{FositeStore: p.store, callback: cfg.Issuer + LegacyCallbackPath}, p: p}, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.OAuth2RefreshTokenGrantFactory,
@@ -197,6 +199,9 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	fc.AuthorizeEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})
 	for i, h := range fc.TokenEndpointHandlers {
 		fc.TokenEndpointHandlers[i] = quietTokenHandler{h}
+	}
+	if p.graceSealer, err = graceSealer(d.Secret); err != nil {
+		return nil, err
 	}
 	p.pages, err = pages.New(pages.Deps{
 		Service:  d.IDP,

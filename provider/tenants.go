@@ -102,6 +102,9 @@ func (s TenantSpec) Validate() error {
 			bad("mail sender %q: want an address such as \"Acme <no-reply@acme.example>\"", s.MailFrom)
 		}
 	}
+	if g := s.RefreshGraceSeconds; g < 0 || time.Duration(g)*time.Second > storage.MaxRefreshGrace {
+		bad("refresh grace must be 0 to %s", storage.MaxRefreshGrace)
+	}
 	if len(errs) == 0 {
 		return nil
 	}

@@ -383,6 +383,15 @@ func (s *FositeStore) DeleteRefreshTokenSession(ctx context.Context, signature s
 // refresh token of the request (the whole rotation family) becomes
 // inactive. Rows are kept until they expire so a later reuse is recognised.
 func (s *FositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	if err := s.revokeRefreshRows(ctx, requestID); err != nil {
+		return err
+	}
+	// A revoked family keeps no answer for a grace period.
+	return s.dropRefreshGrace(ctx, requestID)
+}
+
+// revokeRefreshRows makes the family's active refresh tokens inactive.
+func (s *FositeStore) revokeRefreshRows(ctx context.Context, requestID string) error {
 	if err := s.db.write(ctx, func(g *gorm.DB) error {
 		// Only the active rows: a refresh family keeps one row per rotation
 		// (all with the request id), and rewriting the inactive ones made
@@ -408,7 +417,7 @@ func (s *FositeStore) RotateRefreshToken(ctx context.Context, requestID, signatu
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("refresh token rotated concurrently: %w: %w", fosite.ErrSerializationFailure, ErrConflict)
 	}
-	if err := s.RevokeRefreshToken(ctx, requestID); err != nil {
+	if err := s.revokeRefreshRows(ctx, requestID); err != nil {
 		return err
 	}
 	return s.RevokeAccessToken(ctx, requestID)
@@ -447,6 +456,11 @@ func (s *FositeStore) Sweep(ctx context.Context, batch int, grace time.Duration)
 		if err != nil {
 			return total, err
 		}
+	}
+	n, err := s.sweepTable(ctx, tableGrace, "created_at < ?", s.now().Add(-MaxRefreshGrace), batch)
+	total += n
+	if err != nil {
+		return total, err
 	}
 	for _, table := range []string{LoginSession{}.TableName(), PendingLogin{}.TableName(), TrustedDevice{}.TableName()} {
 		n, err := s.sweepTable(ctx, table, "expires_at < ?", s.now(), batch)

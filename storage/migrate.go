@@ -113,6 +113,7 @@ var migrations = []migration{
 		}
 		return tx.Model(&SigningKey{}).Where("activates_at IS NULL").Update("activates_at", gorm.Expr("created_at")).Error
 	}},
+	{14, "refresh-token grace", migrateRefreshGrace},
 }
 
 // SchemaVersion is the version the code expects.

@@ -36,9 +36,14 @@ type TenantSettings struct {
 	// MFAConfirmEmail: enrolling a second factor through the tenant first
 	// re-confirms the e-mail address (the legacy dialect's flow).
 	MFAConfirmEmail bool `gorm:"column:mfa_confirm_email;not null;default:false"`
+	// RefreshGraceSeconds: for this long after a rotation, the rotated
+	// refresh token returns the same successor instead of counting as
+	// reuse (0 to MaxRefreshGrace; 0 turns it off).
+	RefreshGraceSeconds int `gorm:"column:refresh_grace;not null;default:0"`
 }
 
 // TenantSettingsColumns are TenantSettings' fields, for migrations.
+// (Migration 9 added these; later settings have migrations of their own.)
 var TenantSettingsColumns = []string{"ConfirmURL", "MailFrom", "AllowUnconfirmed", "RequireMFA", "MFAConfirmEmail"}
 
 // TableName implements gorm's tabler.

@@ -315,6 +315,11 @@ func (db *DB) close() error {
 
 type txKey struct{}
 
+// joinedKey marks a context whose BeginTX joined an outer transaction.
+type joinedKey struct{}
+
+func joined(ctx context.Context) bool { v, _ := ctx.Value(joinedKey{}).(bool); return v }
+
 // writer is the handle for writes: the transaction in ctx, or the writer.
 func (db *DB) writer(ctx context.Context) *gorm.DB {
 	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
@@ -374,9 +379,15 @@ func (db *DB) reader(ctx context.Context) *gorm.DB {
 // (fosite's storage.Transactional). Writes that must complete do not
 // inherit the request's cancellation: a client hanging up mid-commit must
 // not leave the writer connection broken (PERFORMANCE-NOTES).
+//
+// In a context that already carries a transaction, BeginTX joins it:
+// Commit and Rollback of the joined context do nothing, and the owner of
+// the outer transaction commits or rolls back everything. The provider
+// runs a grant this way when it must write more in the same transaction
+// than fosite's handler does (the answer kept for a refresh grace period).
 func (db *DB) BeginTX(ctx context.Context) (context.Context, error) {
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
-		return ctx, errors.New("storage: transaction already open in context")
+		return context.WithValue(ctx, joinedKey{}, true), nil
 	}
 	if err := db.fault("begin"); err != nil {
 		return ctx, fmt.Errorf("storage: begin: %w: %w", ErrUnavailable, err)
@@ -396,6 +407,9 @@ func (db *DB) Commit(ctx context.Context) error {
 	if !ok {
 		return errors.New("storage: commit without transaction")
 	}
+	if joined(ctx) {
+		return nil
+	}
 	if err := db.fault("commit"); err != nil {
 		_ = tx.Rollback()
 		return fmt.Errorf("storage: commit: %w: %w", ErrUnavailable, err)
@@ -411,6 +425,9 @@ func (db *DB) Rollback(ctx context.Context) error {
 	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
 	if !ok {
 		return errors.New("storage: rollback without transaction")
+	}
+	if joined(ctx) {
+		return nil
 	}
 	if err := tx.Rollback().Error; err != nil && !errors.Is(err, gorm.ErrInvalidTransaction) {
 		return fmt.Errorf("storage: rollback: %w", err)
@@ -447,7 +464,7 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err
 // assert a failed request wrote nothing).
 func (db *DB) RowCounts(ctx context.Context) (map[string]int64, error) {
 	tables := []string{Tenant{}.TableName(), tableCodes, tablePKCE, tableOIDC, tableAccess, tableRefresh,
-		Account{}.TableName(), LoginSession{}.TableName(), Consent{}.TableName(), SigningKey{}.TableName(), OutboxMessage{}.TableName(), Confirmation{}.TableName(), Membership{}.TableName(), UpstreamLink{}.TableName(), PendingUpstreamLink{}.TableName()}
+		Account{}.TableName(), LoginSession{}.TableName(), Consent{}.TableName(), SigningKey{}.TableName(), OutboxMessage{}.TableName(), Confirmation{}.TableName(), Membership{}.TableName(), UpstreamLink{}.TableName(), PendingUpstreamLink{}.TableName(), tableGrace}
 	out := make(map[string]int64, len(tables))
 	for _, t := range tables {
 		var n int64

@@ -28,6 +28,9 @@ type Client struct {
 	PostLogoutRedirectURIs []string
 	// RequireMFA: every sign-in through the tenant needs a second factor.
 	RequireMFA bool
+	// RefreshGrace: how long a rotated refresh token still returns its
+	// successor (0: reuse at once revokes the family).
+	RefreshGrace time.Duration
 }
 
 // ClientFromTenant builds the fosite client of a tenant row.
@@ -48,6 +51,7 @@ func ClientFromTenant(t *Tenant) *Client {
 		AccessTokenFormat:      t.AccessTokenFormat,
 		PostLogoutRedirectURIs: t.PostLogoutRedirectURIs,
 		RequireMFA:             t.RequireMFA,
+		RefreshGrace:           time.Duration(t.RefreshGraceSeconds) * time.Second,
 	}
 }
 

@@ -30,7 +30,8 @@ Usage:
   manam gc                            delete expired codes, tokens, sessions and keys
   manam tenant create --name N --redirect-uri U [--redirect-uri U]... [--post-logout-redirect-uri U]...
                       [--public] [--grant g1,g2] [--scope s1,s2] [--first-party] [--access-token opaque|jwt]
-                      [--confirm-url U] [--sender ADDR] [--allow-unconfirmed] [--require-mfa] [--mfa-confirm-email] [--json]
+                      [--confirm-url U] [--sender ADDR] [--allow-unconfirmed] [--require-mfa] [--mfa-confirm-email]
+                      [--refresh-grace DURATION] [--json]
   manam tenant list [--json]
   manam tenant show ID [--json]
   manam tenant update ID [the create flags to change] [--confidential] [--third-party] [--json]
@@ -224,6 +225,23 @@ type tenantFlags struct {
 	allowUnconfirmed, requireMFA, mfaConfirmEmail        *bool
 	redirect, postLogout, grant, scope                   listFlag
 	public, firstParty, confidential, thirdParty, asJSON *bool
+	refreshGrace                                         graceFlag
+}
+
+// graceFlag is --refresh-grace: a duration in whole seconds.
+type graceFlag struct{ seconds int }
+
+func (g *graceFlag) String() string {
+	return (time.Duration(g.seconds) * time.Second).String()
+}
+
+func (g *graceFlag) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d%time.Second != 0 {
+		return fmt.Errorf("want a duration in whole seconds, such as 10s (at most %s)", storage.MaxRefreshGrace)
+	}
+	g.seconds = int(d / time.Second)
+	return nil
 }
 
 func addTenantFlags(fs *flag.FlagSet) *tenantFlags {
@@ -244,6 +262,7 @@ func addTenantFlags(fs *flag.FlagSet) *tenantFlags {
 	t.allowUnconfirmed = fs.Bool("allow-unconfirmed", false, "members may sign in before confirming their address")
 	t.requireMFA = fs.Bool("require-mfa", false, "every sign-in through the tenant needs a second factor")
 	t.mfaConfirmEmail = fs.Bool("mfa-confirm-email", false, "enrolling a second factor first re-confirms the e-mail address")
+	fs.Var(&t.refreshGrace, "refresh-grace", "for this long (whole seconds, at most 60s) after a rotation the rotated refresh token returns the same successor instead of counting as reuse")
 	return t
 }
 
@@ -253,7 +272,7 @@ func tenantView(t *storage.Tenant) map[string]any {
 		"redirect_uris": t.RedirectURIs, "post_logout_redirect_uris": t.PostLogoutRedirectURIs, "grant_types": t.GrantTypes,
 		"scopes": t.Scopes, "access_token": t.AccessTokenFormat, "created_at": t.CreatedAt.Format(time.RFC3339),
 		"confirm_url": t.ConfirmURL, "sender": t.MailFrom, "allow_unconfirmed": t.AllowUnconfirmed, "require_mfa": t.RequireMFA,
-		"mfa_confirm_email": t.MFAConfirmEmail,
+		"mfa_confirm_email": t.MFAConfirmEmail, "refresh_grace": (time.Duration(t.RefreshGraceSeconds) * time.Second).String(),
 	}
 }
 
@@ -285,7 +304,7 @@ func (e *cmdEnv) tenant(args []string) error {
 			Name: *tf.name, RedirectURIs: tf.redirect, PostLogoutRedirectURIs: tf.postLogout, Public: *tf.public,
 			GrantTypes: tf.grant, Scopes: tf.scope, FirstParty: *tf.firstParty, AccessToken: *tf.accessToken,
 			TenantSettings: storage.TenantSettings{ConfirmURL: *tf.confirmURL, MailFrom: *tf.mailFrom, AllowUnconfirmed: *tf.allowUnconfirmed,
-				RequireMFA: *tf.requireMFA, MFAConfirmEmail: *tf.mfaConfirmEmail},
+				RequireMFA: *tf.requireMFA, MFAConfirmEmail: *tf.mfaConfirmEmail, RefreshGraceSeconds: tf.refreshGrace.seconds},
 		})
 		if err != nil {
 			return err
@@ -381,6 +400,9 @@ func (e *cmdEnv) tenant(args []string) error {
 			}
 			if set["mfa-confirm-email"] {
 				s.MFAConfirmEmail = *tf.mfaConfirmEmail
+			}
+			if set["refresh-grace"] {
+				s.RefreshGraceSeconds = tf.refreshGrace.seconds
 			}
 		})
 		if err != nil {

@@ -133,3 +133,109 @@ func testRefreshRotationSoak(t *testing.T, be backend, d time.Duration) {
 		}
 	}
 }
+
+// TestRefreshGrace: a tenant's --refresh-grace lets a client whose
+// refresh answer was lost present the rotated token again and get the
+// same successor pair, nothing new minted; sixteen concurrent refreshes of
+// one token all get that pair. Once the successor has been used, or after
+// the grace period, the rotated token is reuse and revokes the family.
+func TestRefreshGrace(t *testing.T) {
+	for _, be := range e2eBackends(t) {
+		t.Run(be.name, func(t *testing.T) { testRefreshGrace(t, be) })
+	}
+}
+
+func testRefreshGrace(t *testing.T, be backend) {
+	srv := startServer(t, be.dsn(t), nil)
+	srv.cli(t, "user", "create", "--email", alice, "--password", alicePass)
+	for _, bad := range []string{"61s", "1500ms", "-1s", "soon"} {
+		if _, code, _ := srv.cliCode("tenant", "create", "--name", "Bad", "--redirect-uri", rpRedirect, "--refresh-grace", bad); code == 0 {
+			t.Errorf("--refresh-grace %s was accepted", bad)
+		}
+	}
+	app := srv.createTenant(t, "--name", "App", "--redirect-uri", rpRedirect, "--first-party", "--refresh-grace", "30s")
+	short := srv.createTenant(t, "--name", "Short", "--redirect-uri", rpRedirect, "--first-party", "--refresh-grace", "1s")
+	b := newBrowser(t, srv.URL)
+	grant := func(tn tenant) string {
+		conf := oauth2.Config{ClientID: tn.ClientID, ClientSecret: tn.ClientSecret, RedirectURL: rpRedirect, Scopes: []string{"openid", "offline_access"},
+			Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/oauth2/auth", TokenURL: srv.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader}}
+		code, verifier := issuedCode(t, b, conf)
+		tok, err := conf.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.RefreshToken
+	}
+	must := func(tn tenant, rt string, want int) refreshAnswer {
+		t.Helper()
+		a, err := refreshOnce(srv, tn, rt)
+		if err != nil || a.status != want {
+			t.Fatalf("refresh: %+v %v, want %d", a, err, want)
+		}
+		return a
+	}
+
+	t.Run("a lost answer is given again", func(t *testing.T) {
+		rt := grant(app)
+		first := must(app, rt, 200)
+		again := must(app, rt, 200)
+		if again != first {
+			t.Fatalf("the rotated token gave a new pair: %+v, then %+v", first, again)
+		}
+		must(app, first.refresh, 200) // the successor is the live token
+	})
+
+	t.Run("sixteen at once all get the same successor", func(t *testing.T) {
+		rt := grant(app)
+		const n = 16
+		answers := make([]refreshAnswer, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range answers {
+			wg.Go(func() {
+				<-start
+				a, err := refreshOnce(srv, app, rt)
+				if err != nil {
+					t.Error(err)
+				}
+				answers[i] = a
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, a := range answers {
+			if a.status != 200 || a != answers[0] {
+				t.Fatalf("answer %d: %+v; answer 0: %+v", i, a, answers[0])
+			}
+		}
+		must(app, answers[0].refresh, 200)
+	})
+
+	t.Run("once the successor was used, the old token is reuse", func(t *testing.T) {
+		rt := grant(app)
+		next := must(app, rt, 200)
+		latest := must(app, next.refresh, 200)
+		if a := must(app, rt, 400); a.errCode != "invalid_grant" {
+			t.Fatalf("reuse answered %+v", a)
+		}
+		must(app, latest.refresh, 400) // the family is revoked
+	})
+
+	t.Run("after the grace period, the old token is reuse", func(t *testing.T) {
+		rt := grant(short)
+		next := must(short, rt, 200)
+		time.Sleep(1100 * time.Millisecond)
+		if a := must(short, rt, 400); a.errCode != "invalid_grant" {
+			t.Fatalf("reuse answered %+v", a)
+		}
+		must(short, next.refresh, 400) // the family is revoked
+	})
+
+	t.Run("another tenant cannot replay it", func(t *testing.T) {
+		rt := grant(app)
+		must(app, rt, 200)
+		if a := must(short, rt, 400); a.access != "" {
+			t.Fatalf("another tenant got %+v", a)
+		}
+	})
+}
