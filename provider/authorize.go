@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -82,8 +83,11 @@ func (p *Provider) Describe(ctx context.Context, s string) (pages.FlowInfo, erro
 		return pages.FlowInfo{}, err
 	}
 	client, err := p.tenants.Get(ctx, form.Get("client_id"))
+	if errors.Is(err, storage.ErrNotFound) {
+		return pages.FlowInfo{}, errBadChallenge // the tenant is gone
+	}
 	if err != nil {
-		return pages.FlowInfo{}, errBadChallenge
+		return pages.FlowInfo{}, fmt.Errorf("provider: describe: %w", err)
 	}
 	resume := p.cfg.Issuer + "/oauth2/auth/resume?challenge=" + url.QueryEscape(s)
 	return pages.FlowInfo{

@@ -33,7 +33,7 @@ func (s *Accounts) CreateAccount(ctx context.Context, a *Account) error {
 		if isDuplicate(err) {
 			return fmt.Errorf("account: %w", ErrDuplicate)
 		}
-		return fmt.Errorf("storage: create account: %w", err)
+		return fmt.Errorf("storage: create account: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -62,7 +62,7 @@ func (s *Accounts) SetPasswordHash(ctx context.Context, id, hash string) error {
 	res := s.db.writer(ctx).Model(&Account{}).Where("id = ?", id).
 		Updates(map[string]any{"password_hash": hash, "updated_at": time.Now().UTC()})
 	if res.Error != nil {
-		return fmt.Errorf("storage: set password: %w", res.Error)
+		return fmt.Errorf("storage: set password: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound
@@ -74,7 +74,7 @@ func (s *Accounts) SetPasswordHash(ctx context.Context, id, hash string) error {
 func (s *Accounts) CreateSession(ctx context.Context, ls *LoginSession) error {
 	ls.AuthTime, ls.CreatedAt, ls.ExpiresAt, ls.LastSeenAt = utc(ls.AuthTime), utc(ls.CreatedAt), utc(ls.ExpiresAt), utc(ls.LastSeenAt)
 	if err := s.db.write(ctx, func(g *gorm.DB) error { return g.Create(ls).Error }); err != nil {
-		return fmt.Errorf("storage: create session: %w", err)
+		return fmt.Errorf("storage: create session: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -87,7 +87,7 @@ func (s *Accounts) SessionByID(ctx context.Context, id string, now time.Time) (*
 // DeleteSession ends a login session (by the hash of its cookie).
 func (s *Accounts) DeleteSession(ctx context.Context, id string) error {
 	if err := s.db.write(ctx, func(g *gorm.DB) error { return g.Where("id = ?", id).Delete(&LoginSession{}).Error }); err != nil {
-		return fmt.Errorf("storage: delete session: %w", err)
+		return fmt.Errorf("storage: delete session: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -95,7 +95,7 @@ func (s *Accounts) DeleteSession(ctx context.Context, id string) error {
 // DeleteSessionBySID ends a login session by its public sid.
 func (s *Accounts) DeleteSessionBySID(ctx context.Context, sid string) error {
 	if err := s.db.write(ctx, func(g *gorm.DB) error { return g.Where("sid = ?", sid).Delete(&LoginSession{}).Error }); err != nil {
-		return fmt.Errorf("storage: delete session: %w", err)
+		return fmt.Errorf("storage: delete session: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -103,7 +103,7 @@ func (s *Accounts) DeleteSessionBySID(ctx context.Context, sid string) error {
 // DeleteSessionsOf ends every login session of an account but one (keep may be "").
 func (s *Accounts) DeleteSessionsOf(ctx context.Context, accountID, keep string) error {
 	if err := s.db.writer(ctx).Where("account_id = ? AND id <> ?", accountID, keep).Delete(&LoginSession{}).Error; err != nil {
-		return fmt.Errorf("storage: delete sessions: %w", err)
+		return fmt.Errorf("storage: delete sessions: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -121,7 +121,7 @@ func (s *Accounts) SaveConsent(ctx context.Context, c *Consent) error {
 		DoUpdates: clause.AssignmentColumns([]string{"scopes", "granted_at"}),
 	}).Create(c).Error
 	if err != nil {
-		return fmt.Errorf("storage: save consent: %w", err)
+		return fmt.Errorf("storage: save consent: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -161,7 +161,7 @@ func (s *Accounts) RecordLoginFailure(ctx context.Context, id string, now time.T
 		return w.Model(&Account{}).Where("id = ?", id).Updates(set).Error
 	})
 	if err != nil {
-		return nil, fmt.Errorf("storage: record login failure: %w", err)
+		return nil, fmt.Errorf("storage: record login failure: %w", unavailableErr(err))
 	}
 	return locked, nil
 }
@@ -171,7 +171,7 @@ func (s *Accounts) ClearLoginFailures(ctx context.Context, id string) error {
 	err := s.db.writer(ctx).Model(&Account{}).Where("id = ?", id).
 		Updates(map[string]any{"failed_logins": 0, "failure_window_start": nil, "locked_until": nil, "lockouts": 0}).Error
 	if err != nil {
-		return fmt.Errorf("storage: clear login failures: %w", err)
+		return fmt.Errorf("storage: clear login failures: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -180,7 +180,7 @@ func (s *Accounts) ClearLoginFailures(ctx context.Context, id string) error {
 func (s *Accounts) UpdateName(ctx context.Context, id, name string) error {
 	res := s.db.writer(ctx).Model(&Account{}).Where("id = ?", id).Updates(map[string]any{"name": name, "updated_at": time.Now().UTC()})
 	if res.Error != nil {
-		return fmt.Errorf("storage: update name: %w", res.Error)
+		return fmt.Errorf("storage: update name: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound
@@ -197,7 +197,7 @@ func (s *Accounts) UpdateProfile(ctx context.Context, id, name string, p Profile
 	res := s.db.writer(ctx).Model(&Account{}).Where("id = ?", id).Select(append([]string{"Name", "UpdatedAt"}, ProfileColumns...)).
 		Updates(&Account{Name: name, UpdatedAt: time.Now().UTC(), Profile: p})
 	if res.Error != nil {
-		return fmt.Errorf("storage: update profile: %w", res.Error)
+		return fmt.Errorf("storage: update profile: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound
@@ -210,7 +210,7 @@ func (s *Accounts) UpdateProfile(ctx context.Context, id, name string, p Profile
 func (s *Accounts) SetSessionAMR(ctx context.Context, id, amr, acr string) error {
 	res := s.db.writer(ctx).Model(&LoginSession{}).Where("id = ?", id).Updates(map[string]any{"amr": amr, "acr": acr})
 	if res.Error != nil {
-		return fmt.Errorf("storage: raise session: %w", res.Error)
+		return fmt.Errorf("storage: raise session: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound

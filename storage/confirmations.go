@@ -41,7 +41,7 @@ var ErrUsed = errors.New("storage: confirmation used or expired")
 func (s *Accounts) CreateConfirmation(ctx context.Context, c *Confirmation) error {
 	c.CreatedAt, c.ExpiresAt = utc(c.CreatedAt), utc(c.ExpiresAt)
 	if err := s.db.writer(ctx).Create(c).Error; err != nil {
-		return fmt.Errorf("storage: create confirmation: %w", err)
+		return fmt.Errorf("storage: create confirmation: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -72,7 +72,7 @@ func (s *Accounts) UseConfirmation(ctx context.Context, id, purpose string, now 
 		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUsed) {
 			return &c, err
 		}
-		return nil, fmt.Errorf("storage: use confirmation: %w", err)
+		return nil, fmt.Errorf("storage: use confirmation: %w", unavailableErr(err))
 	}
 	return &c, nil
 }
@@ -84,7 +84,7 @@ func (s *Accounts) VoidConfirmations(ctx context.Context, accountID string, purp
 	err := s.db.writer(ctx).Model(&Confirmation{}).Where("account_id = ? AND purpose IN ? AND used_at IS NULL", accountID, purposes).
 		Update("used_at", utc(now)).Error
 	if err != nil {
-		return fmt.Errorf("storage: void confirmations: %w", err)
+		return fmt.Errorf("storage: void confirmations: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -94,7 +94,7 @@ func (s *Accounts) CountConfirmations(ctx context.Context, accountID, purpose st
 	var n int64
 	err := s.db.reader(ctx).Model(&Confirmation{}).Where("account_id = ? AND purpose = ? AND created_at > ?", accountID, purpose, utc(since)).Count(&n).Error
 	if err != nil {
-		return 0, fmt.Errorf("storage: count confirmations: %w", err)
+		return 0, fmt.Errorf("storage: count confirmations: %w", unavailableErr(err))
 	}
 	return n, nil
 }
@@ -105,7 +105,7 @@ func (s *Accounts) MarkEmailVerified(ctx context.Context, accountID, email strin
 	res := s.db.writer(ctx).Model(&Account{}).Where("id = ? AND email = ?", accountID, email).
 		Updates(map[string]any{"email_verified": true, "updated_at": time.Now().UTC()})
 	if res.Error != nil {
-		return fmt.Errorf("storage: verify e-mail: %w", res.Error)
+		return fmt.Errorf("storage: verify e-mail: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound
@@ -161,7 +161,7 @@ func (s *Accounts) CheckCode(ctx context.Context, accountID, purpose string, now
 		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUsed) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("storage: check code: %w", err)
+		return nil, fmt.Errorf("storage: check code: %w", unavailableErr(err))
 	}
 	if wrong {
 		return nil, ErrUsed
@@ -174,7 +174,7 @@ func (s *Accounts) MarkMobileVerified(ctx context.Context, accountID, mobile str
 	res := s.db.writer(ctx).Model(&Account{}).Where("id = ? AND mobile = ?", accountID, mobile).
 		Updates(map[string]any{"mobile_verified": true, "updated_at": time.Now().UTC()})
 	if res.Error != nil {
-		return fmt.Errorf("storage: verify mobile: %w", res.Error)
+		return fmt.Errorf("storage: verify mobile: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound
@@ -201,7 +201,7 @@ func (s *Accounts) changeIdentifier(ctx context.Context, accountID string, set m
 		if isDuplicate(res.Error) {
 			return fmt.Errorf("account: %w", ErrDuplicate)
 		}
-		return fmt.Errorf("storage: change account identifier: %w", res.Error)
+		return fmt.Errorf("storage: change account identifier: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound

@@ -115,7 +115,7 @@ func (s *Factors) PutFactor(ctx context.Context, f *Factor) error {
 		if isDuplicate(err) {
 			return fmt.Errorf("factor %s: %w", f.Kind, ErrDuplicate)
 		}
-		return fmt.Errorf("storage: put factor: %w", err)
+		return fmt.Errorf("storage: put factor: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -129,7 +129,7 @@ func (s *Factors) Factor(ctx context.Context, accountID, kind string) (*Factor, 
 func (s *Factors) ConfirmedFactors(ctx context.Context, accountID string) ([]Factor, error) {
 	var fs []Factor
 	if err := s.db.reader(ctx).Where("account_id = ? AND confirmed = ?", accountID, true).Order("kind DESC").Find(&fs).Error; err != nil {
-		return nil, fmt.Errorf("storage: list factors: %w", err)
+		return nil, fmt.Errorf("storage: list factors: %w", unavailableErr(err))
 	}
 	return fs, nil
 }
@@ -141,7 +141,7 @@ func (s *Factors) ConfirmFactor(ctx context.Context, id string, lastStep int64, 
 	res := s.db.writer(ctx).Model(&Factor{}).Where("id = ? AND confirmed = ?", id, false).
 		Updates(map[string]any{"confirmed": true, "confirmed_at": now, "last_step": lastStep})
 	if res.Error != nil {
-		return fmt.Errorf("storage: confirm factor: %w", res.Error)
+		return fmt.Errorf("storage: confirm factor: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrConflict
@@ -155,7 +155,7 @@ func (s *Factors) ConfirmFactor(ctx context.Context, id string, lastStep int64, 
 func (s *Factors) AdvanceStep(ctx context.Context, id string, step int64) error {
 	res := s.db.writer(ctx).Model(&Factor{}).Where("id = ? AND last_step < ?", id, step).Update("last_step", step)
 	if res.Error != nil {
-		return fmt.Errorf("storage: advance TOTP step: %w", res.Error)
+		return fmt.Errorf("storage: advance TOTP step: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrConflict
@@ -170,23 +170,23 @@ func (s *Factors) DeleteFactor(ctx context.Context, accountID, kind string) erro
 		w := s.db.writer(ctx)
 		res := w.Where("account_id = ? AND kind = ?", accountID, kind).Delete(&Factor{})
 		if res.Error != nil {
-			return fmt.Errorf("storage: delete factor: %w", res.Error)
+			return fmt.Errorf("storage: delete factor: %w", unavailableErr(res.Error))
 		}
 		if res.RowsAffected == 0 {
 			return ErrNotFound
 		}
 		var left int64
 		if err := w.Model(&Factor{}).Where("account_id = ? AND confirmed = ?", accountID, true).Count(&left).Error; err != nil {
-			return fmt.Errorf("storage: delete factor: %w", err)
+			return fmt.Errorf("storage: delete factor: %w", unavailableErr(err))
 		}
 		if left > 0 {
 			return nil
 		}
 		if err := w.Where("account_id = ?", accountID).Delete(&RecoveryCode{}).Error; err != nil {
-			return fmt.Errorf("storage: delete recovery codes: %w", err)
+			return fmt.Errorf("storage: delete recovery codes: %w", unavailableErr(err))
 		}
 		if err := w.Where("account_id = ?", accountID).Delete(&TrustedDevice{}).Error; err != nil {
-			return fmt.Errorf("storage: delete trusted devices: %w", err)
+			return fmt.Errorf("storage: delete trusted devices: %w", unavailableErr(err))
 		}
 		return nil
 	})
@@ -199,7 +199,7 @@ func (s *Factors) ReplaceRecoveryCodes(ctx context.Context, accountID string, ha
 	return s.db.InTx(ctx, func(ctx context.Context) error {
 		w := s.db.writer(ctx)
 		if err := w.Where("account_id = ?", accountID).Delete(&RecoveryCode{}).Error; err != nil {
-			return fmt.Errorf("storage: replace recovery codes: %w", err)
+			return fmt.Errorf("storage: replace recovery codes: %w", unavailableErr(err))
 		}
 		rows := make([]RecoveryCode, len(hashes))
 		for i, h := range hashes {
@@ -209,7 +209,7 @@ func (s *Factors) ReplaceRecoveryCodes(ctx context.Context, accountID string, ha
 			return nil
 		}
 		if err := w.Create(&rows).Error; err != nil {
-			return fmt.Errorf("storage: replace recovery codes: %w", err)
+			return fmt.Errorf("storage: replace recovery codes: %w", unavailableErr(err))
 		}
 		return nil
 	})
@@ -220,7 +220,7 @@ func (s *Factors) ReplaceRecoveryCodes(ctx context.Context, accountID string, ha
 func (s *Factors) UseRecoveryCode(ctx context.Context, accountID, hash string, now time.Time) error {
 	res := s.db.writer(ctx).Model(&RecoveryCode{}).Where("id = ? AND account_id = ? AND used_at IS NULL", hash, accountID).Update("used_at", utc(now))
 	if res.Error != nil {
-		return fmt.Errorf("storage: use recovery code: %w", res.Error)
+		return fmt.Errorf("storage: use recovery code: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound
@@ -232,7 +232,7 @@ func (s *Factors) UseRecoveryCode(ctx context.Context, accountID, hash string, n
 func (s *Factors) RecoveryCodesLeft(ctx context.Context, accountID string) (int64, error) {
 	var n int64
 	if err := s.db.reader(ctx).Model(&RecoveryCode{}).Where("account_id = ? AND used_at IS NULL", accountID).Count(&n).Error; err != nil {
-		return 0, fmt.Errorf("storage: count recovery codes: %w", err)
+		return 0, fmt.Errorf("storage: count recovery codes: %w", unavailableErr(err))
 	}
 	return n, nil
 }
@@ -241,7 +241,7 @@ func (s *Factors) RecoveryCodesLeft(ctx context.Context, accountID string) (int6
 func (s *Factors) CreateTrustedDevice(ctx context.Context, d *TrustedDevice) error {
 	d.CreatedAt, d.ExpiresAt, d.LastUsedAt = utc(d.CreatedAt), utc(d.ExpiresAt), utc(d.LastUsedAt)
 	if err := s.db.writer(ctx).Create(d).Error; err != nil {
-		return fmt.Errorf("storage: trust device: %w", err)
+		return fmt.Errorf("storage: trust device: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -255,11 +255,11 @@ func (s *Factors) TrustedDevice(ctx context.Context, id, accountID string, now t
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: get trusted device: %w", err)
+		return nil, fmt.Errorf("storage: get trusted device: %w", unavailableErr(err))
 	}
 	if now.Sub(d.LastUsedAt) > time.Minute {
 		if err := s.db.writer(ctx).Model(&TrustedDevice{}).Where("id = ?", id).Update("last_used_at", now).Error; err != nil {
-			return nil, fmt.Errorf("storage: touch trusted device: %w", err)
+			return nil, fmt.Errorf("storage: touch trusted device: %w", unavailableErr(err))
 		}
 		d.LastUsedAt = now
 	}
@@ -270,7 +270,7 @@ func (s *Factors) TrustedDevice(ctx context.Context, id, accountID string, now t
 func (s *Factors) TrustedDevices(ctx context.Context, accountID string, now time.Time) ([]TrustedDevice, error) {
 	var ds []TrustedDevice
 	if err := s.db.reader(ctx).Where("account_id = ? AND expires_at > ?", accountID, utc(now)).Order("created_at DESC").Find(&ds).Error; err != nil {
-		return nil, fmt.Errorf("storage: list trusted devices: %w", err)
+		return nil, fmt.Errorf("storage: list trusted devices: %w", unavailableErr(err))
 	}
 	return ds, nil
 }
@@ -283,7 +283,7 @@ func (s *Factors) DeleteTrustedDevice(ctx context.Context, accountID, id string)
 	}
 	res := q.Delete(&TrustedDevice{})
 	if res.Error != nil {
-		return fmt.Errorf("storage: forget device: %w", res.Error)
+		return fmt.Errorf("storage: forget device: %w", unavailableErr(res.Error))
 	}
 	if id != "" && res.RowsAffected == 0 {
 		return ErrNotFound
@@ -295,7 +295,7 @@ func (s *Factors) DeleteTrustedDevice(ctx context.Context, accountID, id string)
 func (s *Factors) CreatePending(ctx context.Context, p *PendingLogin) error {
 	p.CreatedAt, p.ExpiresAt = utc(p.CreatedAt), utc(p.ExpiresAt)
 	if err := s.db.writer(ctx).Create(p).Error; err != nil {
-		return fmt.Errorf("storage: create pending sign-in: %w", err)
+		return fmt.Errorf("storage: create pending sign-in: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -310,11 +310,11 @@ func (s *Factors) Pending(ctx context.Context, id string, now time.Time) (*Pendi
 func (s *Factors) PendingFailed(ctx context.Context, id string, max int) error {
 	res := s.db.writer(ctx).Model(&PendingLogin{}).Where("id = ? AND attempts < ?", id, max-1).Update("attempts", gorm.Expr("attempts + 1"))
 	if res.Error != nil {
-		return fmt.Errorf("storage: count a wrong code: %w", res.Error)
+		return fmt.Errorf("storage: count a wrong code: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		if err := s.db.writer(ctx).Delete(&PendingLogin{}, "id = ?", id).Error; err != nil {
-			return fmt.Errorf("storage: drop pending sign-in: %w", err)
+			return fmt.Errorf("storage: drop pending sign-in: %w", unavailableErr(err))
 		}
 		return ErrUsed
 	}
@@ -326,7 +326,7 @@ func (s *Factors) PendingFailed(ctx context.Context, id string, max int) error {
 func (s *Factors) TakePending(ctx context.Context, id string) error {
 	res := s.db.writer(ctx).Delete(&PendingLogin{}, "id = ?", id)
 	if res.Error != nil {
-		return fmt.Errorf("storage: take pending sign-in: %w", res.Error)
+		return fmt.Errorf("storage: take pending sign-in: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound

@@ -20,10 +20,13 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// unavailableErr marks a database failure as ErrUnavailable (once), keeping
-// the driver's error in the chain (IsRetryable still sees a deadlock).
+// unavailableErr marks a failure of the database as ErrUnavailable (once),
+// keeping the driver's error in the chain (IsRetryable still sees a
+// deadlock). What is an answer about the data, not a failure, passes as
+// it is: a missing row, a lost race, a duplicate key.
 func unavailableErr(err error) error {
-	if errors.Is(err, ErrUnavailable) {
+	if err == nil || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotFound) || errors.Is(err, gorm.ErrRecordNotFound) ||
+		errors.Is(err, ErrConflict) || isDuplicate(err) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)

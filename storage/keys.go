@@ -18,7 +18,7 @@ func NewSigningKeys(db *DB) *SigningKeys { return &SigningKeys{db: db} }
 func (s *SigningKeys) ListKeys(ctx context.Context) ([]SigningKey, error) {
 	var ks []SigningKey
 	if err := s.db.reader(ctx).Order("created_at DESC, kid").Find(&ks).Error; err != nil {
-		return nil, fmt.Errorf("storage: list keys: %w", err)
+		return nil, fmt.Errorf("storage: list keys: %w", unavailableErr(err))
 	}
 	return ks, nil
 }
@@ -42,14 +42,14 @@ func (s *SigningKeys) AddKey(ctx context.Context, k *SigningKey, publishUntil ti
 		if err := w.Model(&SigningKey{}).
 			Where("(retired_at IS NULL OR retired_at > ?) AND (publish_until IS NULL OR publish_until < ?)", act, publishUntil).
 			Update("publish_until", publishUntil).Error; err != nil {
-			return fmt.Errorf("storage: retire keys: %w", err)
+			return fmt.Errorf("storage: retire keys: %w", unavailableErr(err))
 		}
 		if err := w.Model(&SigningKey{}).Where("retired_at IS NULL OR retired_at > ?", act).
 			Update("retired_at", act).Error; err != nil {
-			return fmt.Errorf("storage: retire keys: %w", err)
+			return fmt.Errorf("storage: retire keys: %w", unavailableErr(err))
 		}
 		if err := w.Create(k).Error; err != nil {
-			return fmt.Errorf("storage: add key: %w", err)
+			return fmt.Errorf("storage: add key: %w", unavailableErr(err))
 		}
 		return nil
 	})
@@ -69,7 +69,7 @@ func (s *SigningKeys) ExtendPublication(ctx context.Context, kid string, until t
 		return res.Error
 	})
 	if err != nil {
-		return false, fmt.Errorf("storage: extend key publication: %w", err)
+		return false, fmt.Errorf("storage: extend key publication: %w", unavailableErr(err))
 	}
 	return n > 0, nil
 }
@@ -78,7 +78,7 @@ func (s *SigningKeys) ExtendPublication(ctx context.Context, kid string, until t
 func (s *SigningKeys) DeleteUnpublished(ctx context.Context, now time.Time) (int64, error) {
 	res := s.db.writer(ctx).Where("retired_at IS NOT NULL AND publish_until < ?", utc(now)).Delete(&SigningKey{})
 	if res.Error != nil {
-		return 0, fmt.Errorf("storage: delete old keys: %w", res.Error)
+		return 0, fmt.Errorf("storage: delete old keys: %w", unavailableErr(res.Error))
 	}
 	return res.RowsAffected, nil
 }

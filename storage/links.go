@@ -53,7 +53,7 @@ func (s *Links) CreateLink(ctx context.Context, l *UpstreamLink) error {
 		if isForeignKey(err) {
 			return fmt.Errorf("upstream link: account: %w", ErrNotFound)
 		}
-		return fmt.Errorf("storage: create upstream link: %w", err)
+		return fmt.Errorf("storage: create upstream link: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -67,7 +67,7 @@ func (s *Links) LinkBySubject(ctx context.Context, upstream, subject string) (*U
 func (s *Links) LinksOf(ctx context.Context, accountID string) ([]UpstreamLink, error) {
 	var ls []UpstreamLink
 	if err := s.db.reader(ctx).Where("account_id = ?", accountID).Order("created_at, upstream, subject").Find(&ls).Error; err != nil {
-		return nil, fmt.Errorf("storage: list upstream links: %w", err)
+		return nil, fmt.Errorf("storage: list upstream links: %w", unavailableErr(err))
 	}
 	return ls, nil
 }
@@ -77,7 +77,7 @@ func (s *Links) LinksOf(ctx context.Context, accountID string) ([]UpstreamLink, 
 func (s *Links) DeleteLink(ctx context.Context, accountID, upstream, subject string) error {
 	res := s.db.writer(ctx).Where("account_id = ? AND upstream = ? AND subject = ?", accountID, upstream, subject).Delete(&UpstreamLink{})
 	if res.Error != nil {
-		return fmt.Errorf("storage: delete upstream link: %w", res.Error)
+		return fmt.Errorf("storage: delete upstream link: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound
@@ -93,7 +93,7 @@ func (s *Links) TouchLink(ctx context.Context, upstream, subject string, p Upstr
 		"locale": p.Locale, "birthdate": p.Birthdate, "raw_claims": p.RawClaims, "last_login_at": utc(p.LastLoginAt),
 	})
 	if res.Error != nil {
-		return fmt.Errorf("storage: update upstream link: %w", res.Error)
+		return fmt.Errorf("storage: update upstream link: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound
@@ -138,7 +138,7 @@ func (s *Links) CreatePendingLink(ctx context.Context, p *PendingUpstreamLink) e
 		return w.Create(p).Error
 	})
 	if err != nil {
-		return fmt.Errorf("storage: create pending upstream link: %w", err)
+		return fmt.Errorf("storage: create pending upstream link: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -154,7 +154,7 @@ func (s *Links) PendingLink(ctx context.Context, id string, now time.Time) (*Pen
 func (s *Links) UsePendingLink(ctx context.Context, id string, now time.Time) error {
 	res := s.db.writer(ctx).Where("id = ? AND expires_at > ?", id, utc(now)).Delete(&PendingUpstreamLink{})
 	if res.Error != nil {
-		return fmt.Errorf("storage: use pending upstream link: %w", res.Error)
+		return fmt.Errorf("storage: use pending upstream link: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound

@@ -45,7 +45,7 @@ func (s *Accounts) EnsureMembership(ctx context.Context, accountID, clientID, vi
 	res := s.db.writer(ctx).Clauses(ignore).
 		Create(&Membership{AccountID: accountID, ClientID: clientID, JoinedVia: via, CustomFields: map[string]any{}, CreatedAt: utc(now)})
 	if res.Error != nil {
-		return false, fmt.Errorf("storage: join tenant: %w", res.Error)
+		return false, fmt.Errorf("storage: join tenant: %w", unavailableErr(res.Error))
 	}
 	return res.RowsAffected == 1, nil
 }
@@ -58,7 +58,7 @@ func (s *Accounts) Membership(ctx context.Context, accountID, clientID string) (
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: membership: %w", err)
+		return nil, fmt.Errorf("storage: membership: %w", unavailableErr(err))
 	}
 	return &m, nil
 }
@@ -69,7 +69,7 @@ func (s *Accounts) Members(ctx context.Context, clientID, after string, limit in
 	var ms []Membership
 	err := s.db.reader(ctx).Where("client_id = ? AND account_id > ?", clientID, after).Order("account_id").Limit(limit).Find(&ms).Error
 	if err != nil {
-		return nil, fmt.Errorf("storage: members: %w", err)
+		return nil, fmt.Errorf("storage: members: %w", unavailableErr(err))
 	}
 	return ms, nil
 }
@@ -100,7 +100,7 @@ func (s *Accounts) UpdateMembership(ctx context.Context, accountID, clientID str
 		}
 		b, err := json.Marshal(merged)
 		if err != nil {
-			return fmt.Errorf("storage: custom fields: %w", err)
+			return fmt.Errorf("storage: custom fields: %w", unavailableErr(err))
 		}
 		set["custom_fields"] = string(b)
 	}
@@ -109,7 +109,7 @@ func (s *Accounts) UpdateMembership(ctx context.Context, accountID, clientID str
 	}
 	res := s.db.writer(ctx).Model(&Membership{}).Where("account_id = ? AND client_id = ?", accountID, clientID).Updates(set)
 	if res.Error != nil {
-		return fmt.Errorf("storage: update membership: %w", res.Error)
+		return fmt.Errorf("storage: update membership: %w", unavailableErr(res.Error))
 	}
 	return nil
 }

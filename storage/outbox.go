@@ -75,14 +75,14 @@ func (o *Outbox) Enqueue(ctx context.Context, m *OutboxMessage) error {
 	if o.sealer != nil {
 		var err error
 		if row.Text, err = o.sealer.Seal([]byte(m.Text), bodyLabel(m.ID, "text")); err != nil {
-			return fmt.Errorf("storage: enqueue: %w", err)
+			return fmt.Errorf("storage: enqueue: %w", unavailableErr(err))
 		}
 		if row.HTML, err = o.sealer.Seal([]byte(m.HTML), bodyLabel(m.ID, "html")); err != nil {
-			return fmt.Errorf("storage: enqueue: %w", err)
+			return fmt.Errorf("storage: enqueue: %w", unavailableErr(err))
 		}
 	}
 	if err := o.db.writer(ctx).Create(&row).Error; err != nil {
-		return fmt.Errorf("storage: enqueue: %w", err)
+		return fmt.Errorf("storage: enqueue: %w", unavailableErr(err))
 	}
 	return nil
 }
@@ -116,7 +116,7 @@ func (o *Outbox) Claim(ctx context.Context, owner string, now time.Time, lease t
 		Where("sent_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)", now, now).
 		Order("next_attempt_at").Limit(limit).Pluck("id", &ids).Error
 	if err != nil {
-		return nil, fmt.Errorf("storage: outbox claim: %w", err)
+		return nil, fmt.Errorf("storage: outbox claim: %w", unavailableErr(err))
 	}
 	until := now.Add(lease)
 	var got []string
@@ -125,7 +125,7 @@ func (o *Outbox) Claim(ctx context.Context, owner string, now time.Time, lease t
 			Where("id = ? AND sent_at IS NULL AND gave_up_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)", id, now).
 			Updates(map[string]any{"claimed_by": owner, "claimed_until": until})
 		if res.Error != nil {
-			return nil, fmt.Errorf("storage: outbox claim: %w", res.Error)
+			return nil, fmt.Errorf("storage: outbox claim: %w", unavailableErr(res.Error))
 		}
 		if res.RowsAffected == 1 {
 			got = append(got, id)
@@ -136,7 +136,7 @@ func (o *Outbox) Claim(ctx context.Context, owner string, now time.Time, lease t
 	}
 	var ms []OutboxMessage
 	if err := o.db.writer(ctx).Where("id IN ?", got).Order("next_attempt_at").Find(&ms).Error; err != nil {
-		return nil, fmt.Errorf("storage: outbox claim: %w", err)
+		return nil, fmt.Errorf("storage: outbox claim: %w", unavailableErr(err))
 	}
 	for i := range ms {
 		if err := o.open(&ms[i]); err != nil {
@@ -174,7 +174,7 @@ func (o *Outbox) settle(ctx context.Context, id, owner string, at time.Time, set
 		Where("id = ? AND claimed_by = ? AND claimed_until IS NOT NULL AND claimed_until >= ?", id, owner, utc(at)).
 		Updates(set)
 	if res.Error != nil {
-		return fmt.Errorf("storage: outbox: %w", res.Error)
+		return fmt.Errorf("storage: outbox: %w", unavailableErr(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrLeaseLost
@@ -190,7 +190,7 @@ func (o *Outbox) Get(ctx context.Context, id string) (*OutboxMessage, error) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: outbox get: %w", err)
+		return nil, fmt.Errorf("storage: outbox get: %w", unavailableErr(err))
 	}
 	if err := o.open(&m); err != nil {
 		return nil, err
@@ -203,14 +203,14 @@ func (o *Outbox) SweepSent(ctx context.Context, cutoff time.Time, batch int) (in
 	var ids []string
 	cutoff = utc(cutoff)
 	if err := o.db.reader(ctx).Model(&OutboxMessage{}).Where("sent_at < ? OR gave_up_at < ?", cutoff, cutoff).Limit(batch).Pluck("id", &ids).Error; err != nil {
-		return 0, fmt.Errorf("storage: outbox sweep: %w", err)
+		return 0, fmt.Errorf("storage: outbox sweep: %w", unavailableErr(err))
 	}
 	if len(ids) == 0 {
 		return 0, nil
 	}
 	res := o.db.writer(ctx).Where("id IN ?", ids).Delete(&OutboxMessage{})
 	if res.Error != nil {
-		return 0, fmt.Errorf("storage: outbox sweep: %w", res.Error)
+		return 0, fmt.Errorf("storage: outbox sweep: %w", unavailableErr(res.Error))
 	}
 	return res.RowsAffected, nil
 }

@@ -29,9 +29,8 @@ func (p *Pages) account(w http.ResponseWriter, r *http.Request, status int, errs
 // accountPage renders the account page; pending is a new mobile number
 // waiting for its code.
 func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request, status int, errs idp.FieldErrors, done, pending string) {
-	sess, err := p.CurrentSession(r)
-	if err != nil {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	sess, ok := p.signedIn(w, r, "/login")
+	if !ok {
 		return
 	}
 	a := sess.Account
@@ -126,9 +125,8 @@ func (p *Pages) afterAccountChange(w http.ResponseWriter, r *http.Request, err e
 
 // signedInForm checks the session and the CSRF token of an account form.
 func (p *Pages) signedInForm(w http.ResponseWriter, r *http.Request) (*idp.Session, bool) {
-	sess, err := p.CurrentSession(r)
-	if err != nil {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	sess, ok := p.signedIn(w, r, "/login")
+	if !ok {
 		return nil, false
 	}
 	if !p.formValid(w, r) {

@@ -123,9 +123,8 @@ func (p *Pages) FactorEmailConfirm(w http.ResponseWriter, r *http.Request) {
 // the mailed link of the account page's e-mail step, opened in the
 // browser of the same signed-in session.
 func (p *Pages) AccountFactorEmailConfirm(w http.ResponseWriter, r *http.Request) {
-	sess, err := p.CurrentSession(r)
-	if err != nil {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	sess, ok := p.signedIn(w, r, "/login")
+	if !ok {
 		return
 	}
 	p.proveEmail(w, r, sess.Account.ID, p.sessionEmailProof(sess), "/account")

@@ -98,16 +98,14 @@ func (p *Pages) clearPending(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: PendingCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 }
 
-// resumeOf is where a finished sign-in goes: the authorization request, or the account page.
-func (p *Pages) resumeOf(r *http.Request, challenge string) (string, bool) {
+// resumeOf is where a finished sign-in goes: the authorization request,
+// or the account page. If it cannot say, it has answered for the page.
+func (p *Pages) resumeOf(w http.ResponseWriter, r *http.Request, challenge string) (string, bool) {
 	if challenge == "" {
 		return "/account", true
 	}
-	info, err := p.flow.Describe(r.Context(), challenge)
-	if err != nil {
-		return "", false
-	}
-	return info.ResumeURL, true
+	info, ok := p.describe(w, r, challenge)
+	return info.ResumeURL, ok
 }
 
 // methodsOf are the ways the account can prove its second factor, first the default.
@@ -184,9 +182,8 @@ func (p *Pages) SecondFactor(w http.ResponseWriter, r *http.Request) {
 				HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 		}
 	}
-	next, ok := p.resumeOf(r, challenge)
+	next, ok := p.resumeOf(w, r, challenge)
 	if !ok {
-		p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in page is no longer valid. Go back to the application and start again.")
 		return
 	}
 	p.startSession(w, r, acct, amr, pd.Row.Remember, next)
@@ -253,9 +250,8 @@ func (p *Pages) actorOf(w http.ResponseWriter, r *http.Request) (actor, bool) {
 			return actor{accountID: pd.Account.ID, pending: pd, challenge: challenge}, true
 		}
 	}
-	sess, err := p.CurrentSession(r)
-	if err != nil {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	sess, ok := p.signedIn(w, r, "/login")
+	if !ok {
 		return actor{}, false
 	}
 	return actor{accountID: sess.Account.ID, sess: sess, challenge: challenge}, true
@@ -433,9 +429,8 @@ func (p *Pages) Enrolled(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.clearPending(w)
-	next, ok := p.resumeOf(r, challenge)
+	next, ok := p.resumeOf(w, r, challenge)
 	if !ok {
-		p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in page is no longer valid. Go back to the application and start again.")
 		return
 	}
 	p.startSession(w, r, acct, amr, pd.Row.Remember, next)

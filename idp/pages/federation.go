@@ -139,8 +139,7 @@ func (p *Pages) UpstreamStart(w http.ResponseWriter, r *http.Request) {
 	}
 	challenge := r.URL.Query().Get("challenge")
 	if challenge != "" {
-		if _, err := p.flow.Describe(r.Context(), challenge); err != nil {
-			p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in page is no longer valid. Go back to the application and start again.")
+		if _, ok := p.describe(w, r, challenge); !ok {
 			return
 		}
 	}
@@ -232,12 +231,7 @@ func (p *Pages) UpstreamCallback(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) loginFlow(w http.ResponseWriter, r *http.Request, challenge, legacy string) (FlowInfo, bool) {
 	switch {
 	case challenge != "":
-		info, err := p.flow.Describe(r.Context(), challenge)
-		if err != nil {
-			p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in page is no longer valid. Go back to the application and start again.")
-			return FlowInfo{}, false
-		}
-		return info, true
+		return p.describe(w, r, challenge)
 	case legacy != "":
 		s, err := p.sealer()
 		var t string
@@ -432,6 +426,10 @@ func (p *Pages) LegacyGoogleDone(w http.ResponseWriter, r *http.Request) {
 	}
 	c, cerr := r.Cookie(legacyDoneCookie)
 	sess, err := p.CurrentSession(r)
+	if err != nil && !errors.Is(err, idp.ErrNoSession) {
+		p.unavailable(w, r, "reading the session failed", err)
+		return
+	}
 	if err != nil || sess.Row.AuthTime.Before(d.At) || cerr != nil || d.Nonce == "" || !hmac.Equal([]byte(c.Value), []byte(d.Nonce)) {
 		// Only the sign-in this link was made for, in its own browser, may finish it.
 		p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in has expired. Please start again.")

@@ -25,8 +25,25 @@ var templateFS embed.FS
 const SessionCookie = "manam_session"
 
 // ErrBadChallenge is what a Flow returns for a challenge it cannot honour
-// (forged, expired, or its tenant gone).
+// (forged, expired, or its tenant gone). Any other error of Describe is a
+// failure of ours (the database): the pages answer 503, not "expired".
 var ErrBadChallenge = errors.New("pages: bad or expired challenge")
+
+// describe describes challenge for a page, or answers for it: the
+// "expired" page (400) for a challenge the flow refuses, the 503 page when
+// the flow could not tell (a storage failure is no evidence of expiry).
+func (p *Pages) describe(w http.ResponseWriter, r *http.Request, challenge string) (FlowInfo, bool) {
+	info, err := p.flow.Describe(r.Context(), challenge)
+	switch {
+	case err == nil:
+		return info, true
+	case errors.Is(err, ErrBadChallenge):
+		p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in page is no longer valid. Go back to the application and start again.")
+	default:
+		p.unavailable(w, r, "reading the sign-in request failed", err)
+	}
+	return FlowInfo{}, false
+}
 
 // Flow is what the pages need to know about the authorization request
 // they are part of. The challenge is an opaque, signed value minted by the
@@ -190,9 +207,8 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 	// Without an authorization request, signing in leads to the account page.
 	info := FlowInfo{ResumeURL: "/account"}
 	if challenge != "" {
-		var err error
-		if info, err = p.flow.Describe(r.Context(), challenge); err != nil {
-			p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in page is no longer valid. Go back to the application and start again.")
+		var ok bool
+		if info, ok = p.describe(w, r, challenge); !ok {
 			return
 		}
 	}
@@ -273,6 +289,22 @@ func (p *Pages) ClearSessionCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 }
 
+// signedIn returns the browser's live session. Without one it redirects
+// to next; if the session could not be read (the database), it answers
+// 503: a storage failure does not sign anyone out.
+func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request, next string) (*idp.Session, bool) {
+	sess, err := p.CurrentSession(r)
+	switch {
+	case err == nil:
+		return sess, true
+	case errors.Is(err, idp.ErrNoSession):
+		http.Redirect(w, r, next, http.StatusSeeOther)
+	default:
+		p.unavailable(w, r, "reading the session failed", err)
+	}
+	return nil, false
+}
+
 // CurrentSession returns the browser's live session, or idp.ErrNoSession.
 func (p *Pages) CurrentSession(r *http.Request) (*idp.Session, error) {
 	c, err := r.Cookie(SessionCookie)
@@ -294,14 +326,12 @@ var scopeText = map[string]string{
 // Consent serves GET and POST /consent.
 func (p *Pages) Consent(w http.ResponseWriter, r *http.Request) {
 	challenge := r.FormValue("challenge")
-	info, err := p.flow.Describe(r.Context(), challenge)
-	if err != nil {
-		p.Error(w, r, http.StatusBadRequest, "Link expired", "This page is no longer valid. Go back to the application and start again.")
+	info, ok := p.describe(w, r, challenge)
+	if !ok {
 		return
 	}
-	sess, err := p.CurrentSession(r)
-	if err != nil {
-		http.Redirect(w, r, info.ResumeURL, http.StatusSeeOther)
+	sess, ok := p.signedIn(w, r, info.ResumeURL)
+	if !ok {
 		return
 	}
 	if r.Method == http.MethodGet {
