@@ -54,7 +54,7 @@ func TestBadInput(t *testing.T) {
 
 func testBadInput(t *testing.T, be backend) {
 	dsn := be.dsn(t)
-	srv := startServer(t, dsn, map[string]string{"MANAM_AUTH_CODE_TTL": "1s"})
+	srv := startServer(t, dsn, nil)
 	srv.cli(t, "user", "create", "--email", alice, "--password", alicePass)
 	app := srv.createTenant(t, "--name", "App", "--redirect-uri", rpRedirect, "--first-party",
 		"--grant", "authorization_code,refresh_token,client_credentials")
@@ -69,7 +69,13 @@ func testBadInput(t *testing.T, be backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expiredCode, expiredVerifier := issuedCode(t, b, conf)
+	// The expired code comes from a second server on the same database
+	// whose codes live 1 s: the live code below, issued by the first, must
+	// outlive every case (on a loaded machine the cases take seconds).
+	short := startServer(t, dsn, map[string]string{"MANAM_AUTH_CODE_TTL": "1s"})
+	shortConf := conf
+	shortConf.Endpoint = oauth2.Endpoint{AuthURL: short.URL + "/oauth2/auth", TokenURL: short.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader}
+	expiredCode, expiredVerifier := issuedCode(t, newBrowser(t, short.URL), shortConf)
 	time.Sleep(2100 * time.Millisecond) // MANAM_AUTH_CODE_TTL=1s: let it expire
 	liveCode, liveVerifier := issuedCode(t, b, conf)
 	revoke := url.Values{"token": {tok.RefreshToken}}
