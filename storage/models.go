@@ -36,6 +36,9 @@ type TenantSettings struct {
 	// MFAConfirmEmail: enrolling a second factor through the tenant first
 	// re-confirms the e-mail address (the legacy dialect's flow).
 	MFAConfirmEmail bool `gorm:"column:mfa_confirm_email;not null;default:false"`
+	// BackendCIDRs are the tenant's own servers (migration 15): their API
+	// calls are throttled per end user, not per address.
+	BackendCIDRs []string `gorm:"column:backend_cidrs;serializer:json;type:text"`
 }
 
 // TenantSettingsColumns are TenantSettings' fields, for migrations.
