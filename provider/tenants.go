@@ -50,6 +50,11 @@ func (s *TenantSpec) defaults() {
 	if s.AccessToken == "" {
 		s.AccessToken = formatOpaque
 	}
+	for i, c := range s.BackendCIDRs {
+		if canon, err := ParseCIDR(c); err == nil {
+			s.BackendCIDRs[i] = canon // Validate reports the others
+		}
+	}
 }
 
 // Validate reports every problem of the spec together.
@@ -101,6 +106,14 @@ func (s TenantSpec) Validate() error {
 		if a, err := mail.ParseAddress(s.MailFrom); err != nil || len(s.MailFrom) > 320 || !strings.Contains(a.Address, "@") {
 			bad("mail sender %q: want an address such as \"Acme <no-reply@acme.example>\"", s.MailFrom)
 		}
+	}
+	for _, c := range s.BackendCIDRs {
+		if _, err := ParseCIDR(c); err != nil {
+			bad("back-end CIDR %q: %v", c, err)
+		}
+	}
+	if len(s.BackendCIDRs) > 100 {
+		bad("at most 100 back-end CIDRs")
 	}
 	if len(errs) == 0 {
 		return nil
