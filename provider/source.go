@@ -2,6 +2,7 @@ package provider
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -34,6 +35,15 @@ func (p *Provider) Source(r *http.Request, t *storage.Tenant) idp.Source {
 		}
 	}
 	return src
+}
+
+// PeerAddr is the address of the connection's peer, without its port.
+func PeerAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // IsBackend tells whether addr is within one of t's back-end CIDRs.

@@ -128,7 +128,7 @@ func New(cfg Config, d Deps) (provider.Mount, error) {
 		d.Logger = slog.Default()
 	}
 	if d.Source == nil {
-		d.Source = func(r *http.Request, _ *storage.Tenant) idp.Source { return idp.FromAddr(r.RemoteAddr) }
+		d.Source = func(r *http.Request, _ *storage.Tenant) idp.Source { return idp.FromAddr(provider.PeerAddr(r)) }
 	}
 	if d.ExistEmail == nil {
 		d.ExistEmail = idp.NewThrottle(nil, "exist-email", idp.Budget{Burst: 10, Interval: 6 * time.Second}, d.Now)

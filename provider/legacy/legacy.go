@@ -79,7 +79,7 @@ func New(d Deps) (*API, error) {
 		d.Logger = slog.Default()
 	}
 	if d.Source == nil {
-		d.Source = func(r *http.Request, _ *storage.Tenant) idp.Source { return idp.FromAddr(r.RemoteAddr) }
+		d.Source = func(r *http.Request, _ *storage.Tenant) idp.Source { return idp.FromAddr(provider.PeerAddr(r)) }
 	}
 	if d.Product == "" {
 		d.Product = "Manam"
