@@ -237,7 +237,7 @@ func (s *Service) ConfirmMobileChange(ctx context.Context, sess *Session, code s
 		return nil, err
 	}
 	want := s.codeHash(sess.Account.ID, toASCIIDigits(strings.TrimSpace(code)))
-	c, err := cs.CheckCode(ctx, sess.Account.ID, purposeChangeMobile, s.now(), smsMaxAttempts, func(stored string) bool {
+	c, err := cs.CheckCode(ctx, sess.Account.ID, purposeChangeMobile, s.now(), s.cfg.CodeAttempts, func(stored string) bool {
 		return hmac.Equal([]byte(stored), []byte(want))
 	})
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrUsed) {

@@ -91,7 +91,6 @@ const (
 	purposeLoginSMS = "mfa_sms"   // a code sent at sign-in
 	purposeEnrolSMS = "mfa_enrol" // a code confirming an SMS factor
 	loginCodeTTL    = 5 * time.Minute
-	maxPendingTries = 5
 )
 
 func (s *Service) factors() (*FactorsConfig, error) {
@@ -285,34 +284,36 @@ func (s *Service) smsCode(ctx context.Context, accountID, phone, purpose string,
 // ("totp", "sms" or "recovery") and code, once. It returns the account
 // and the methods of the whole sign-in (for the session). A wrong code
 // counts against the sign-in (five drop it: ErrNoPending), the account's
-// lockout (like a wrong password) and the address's throttle; a locked
-// account's right code is refused too. A pending sign-in that must enrol
-// cannot complete here (ErrFactorState).
-func (s *Service) CompletePending(ctx context.Context, token, method, code, from string) (*storage.Account, []string, error) {
+// lockout (like a wrong password; from an unknown source) and the budget
+// of its source (as a sign-in's); a locked account's right code is
+// refused too. A pending sign-in that must enrol cannot complete here
+// (ErrFactorState).
+func (s *Service) CompletePending(ctx context.Context, token, method, code string, src Source) (*storage.Account, []string, error) {
 	cfg, err := s.factors()
 	if err != nil {
 		return nil, nil, err
 	}
-	if !s.throttle.Take(from) {
-		return nil, nil, ErrThrottled
-	}
-	wrong := false // a wrong code keeps the attempt spent
-	defer func() {
-		if !wrong {
-			s.throttle.Refund(from)
-		}
-	}()
 	p, err := s.PendingSignIn(ctx, token)
 	if err != nil {
 		return nil, nil, err
 	}
+	g := s.signInGuard(src, p.Account, "")
+	if err := g.take(ctx); err != nil {
+		return nil, nil, err
+	}
+	wrong := false // a wrong code keeps the attempt spent
+	defer func() {
+		if !wrong {
+			s.refund(ctx, g)
+		}
+	}()
 	if p.Row.Enrol {
 		return nil, nil, ErrFactorState
 	}
-	got, err := s.proveFactor(ctx, p.Account, method, code)
+	got, err := s.proveFactor(ctx, p.Account, method, code, g)
 	if errors.Is(err, ErrBadCode) {
 		wrong = true
-		if ferr := cfg.Store.PendingFailed(ctx, p.Row.ID, maxPendingTries); errors.Is(ferr, storage.ErrUsed) {
+		if ferr := cfg.Store.PendingFailed(ctx, p.Row.ID, s.cfg.CodeAttempts); errors.Is(ferr, storage.ErrUsed) {
 			return nil, nil, ErrNoPending
 		} else if ferr != nil {
 			return nil, nil, ferr
@@ -346,34 +347,28 @@ func withMethod(amr []string, method string) []string {
 // proveFactor checks a code of a confirmed factor or a recovery code, and
 // returns the method to record in amr ("otp", "sms", or "" for a
 // recovery code). A wrong code is ErrBadCode and counts towards the
-// account's lockout; while locked, every code is ErrBadCode.
-func (s *Service) proveFactor(ctx context.Context, a *storage.Account, method, code string) (string, error) {
+// account's lockout (from an unknown source, g); while locked, every code
+// from an unknown source is ErrBadCode.
+func (s *Service) proveFactor(ctx context.Context, a *storage.Account, method, code string, g guard) (string, error) {
 	cfg, err := s.factors()
 	if err != nil {
 		return "", err
 	}
-	now := s.now()
-	if a.LockedUntil != nil && now.Before(*a.LockedUntil) {
+	if s.lockedOut(a, g) {
 		return "", ErrBadCode
 	}
 	amr, err := s.checkFactorCode(ctx, cfg, a, method, code)
 	if errors.Is(err, ErrBadCode) {
-		locked, lerr := s.accounts.RecordLoginFailure(ctx, a.ID, now, s.lockoutPolicy())
-		if lerr != nil {
-			return "", lerr
-		}
-		if locked != nil {
-			s.log.WarnContext(ctx, "account locked after repeated wrong codes", "account", a.ID, "until", *locked)
+		if err := s.countFailure(ctx, a, g, "wrong codes"); err != nil {
+			return "", err
 		}
 		return "", ErrBadCode
 	}
 	if err != nil {
 		return "", err
 	}
-	if a.FailedLogins > 0 || a.Lockouts > 0 {
-		if err := s.accounts.ClearLoginFailures(ctx, a.ID); err != nil {
-			return "", err
-		}
+	if err := s.clearFailures(ctx, a, g); err != nil {
+		return "", err
 	}
 	return amr, nil
 }
@@ -432,7 +427,7 @@ func (s *Service) checkSMS(ctx context.Context, accountID, purpose, code string)
 		return ErrBadCode
 	}
 	want := s.codeHash(accountID, code)
-	_, err := cs.CheckCode(ctx, accountID, purpose, s.now(), smsMaxAttempts, func(stored string) bool {
+	_, err := cs.CheckCode(ctx, accountID, purpose, s.now(), s.cfg.CodeAttempts, func(stored string) bool {
 		return hmac.Equal([]byte(stored), []byte(want))
 	})
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrUsed) {
@@ -660,7 +655,7 @@ func (s *Service) ProveFactor(ctx context.Context, accountID, method, code strin
 	if err != nil {
 		return err
 	}
-	_, err = s.proveFactor(ctx, a, method, code)
+	_, err = s.proveFactor(ctx, a, method, code, guard{}) // a session's own guess: as from an unknown source
 	return err
 }
 

@@ -128,7 +128,7 @@ func TestTOTPSignIn(t *testing.T) {
 			}
 			for _, s := range steps {
 				clk.Add(s.advance)
-				acct, amr, err := svc.CompletePending(ctx, pending(s.acct), s.method, s.code(), "")
+				acct, amr, err := svc.CompletePending(ctx, pending(s.acct), s.method, s.code(), idp.Source{})
 				if s.ok != (err == nil) {
 					t.Fatalf("%s: err %v", s.name, err)
 				}
@@ -148,7 +148,7 @@ func TestTOTPSignIn(t *testing.T) {
 			clk.Add(15 * time.Minute)
 			tok := pending(ana)
 			for i := range 5 {
-				_, _, err := svc.CompletePending(ctx, tok, idp.FactorTOTP, "000001", "")
+				_, _, err := svc.CompletePending(ctx, tok, idp.FactorTOTP, "000001", idp.Source{})
 				want := idp.ErrBadCode
 				if i == 4 {
 					want = idp.ErrNoPending
@@ -158,11 +158,11 @@ func TestTOTPSignIn(t *testing.T) {
 				}
 			}
 			clk.Add(31 * time.Second)
-			if _, _, err := svc.CompletePending(ctx, pending(ana), idp.FactorTOTP, code(t, en.Secret, clk.Now()), ""); !errors.Is(err, idp.ErrBadCode) {
+			if _, _, err := svc.CompletePending(ctx, pending(ana), idp.FactorTOTP, code(t, en.Secret, clk.Now()), idp.Source{}); !errors.Is(err, idp.ErrBadCode) {
 				t.Fatalf("right code while locked: %v", err)
 			}
 			clk.Add(2 * time.Minute)
-			if _, _, err := svc.CompletePending(ctx, pending(ana), idp.FactorTOTP, code(t, en.Secret, clk.Now()), ""); err != nil {
+			if _, _, err := svc.CompletePending(ctx, pending(ana), idp.FactorTOTP, code(t, en.Secret, clk.Now()), idp.Source{}); err != nil {
 				t.Fatalf("right code after the lock: %v", err)
 			}
 

@@ -259,14 +259,14 @@ func (s *Service) pendingLink(ctx context.Context, token string) (*storage.Pendi
 // it is right, links the identity (once) and returns the account and the
 // pending link's flow. A wrong password is ErrInvalidCredentials and
 // counts towards the account's lockout exactly like a failed sign-in
-// (ErrThrottled per address, as for Authenticate); the pending link stays
-// usable until it expires.
-func (s *Service) CompleteLink(ctx context.Context, token, password, clientID, from string) (*storage.Account, string, error) {
+// (ErrThrottled by the budget of src, as for AuthenticateFor); the pending
+// link stays usable until it expires.
+func (s *Service) CompleteLink(ctx context.Context, token, password, clientID string, src Source) (*storage.Account, string, error) {
 	p, id, a, err := s.pendingLink(ctx, token)
 	if err != nil {
 		return nil, "", err
 	}
-	got, err := s.AuthenticateFor(ctx, clientID, *a.Email, password, from)
+	got, err := s.AuthenticateFor(ctx, clientID, *a.Email, password, src)
 	switch {
 	case errors.Is(err, ErrUnconfirmed):
 		// The password was right (only then is this said); the upstream

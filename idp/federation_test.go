@@ -104,18 +104,18 @@ func TestFederationPolicy(t *testing.T) {
 			if err != nil || info.Flow != "flow-1" || info.Upstream != "google" {
 				t.Fatalf("pending %+v %v", info, err)
 			}
-			if _, _, err := e.svc.CompleteLink(ctx, need.Token, "wrong", "shop", ""); !errors.Is(err, idp.ErrInvalidCredentials) {
+			if _, _, err := e.svc.CompleteLink(ctx, need.Token, "wrong", "shop", idp.Source{}); !errors.Is(err, idp.ErrInvalidCredentials) {
 				t.Fatalf("wrong password: %v", err)
 			}
 			acct, _ := storage.NewAccounts(e.db).AccountByEmail(ctx, "ana@example.com")
 			if acct.FailedLogins != 1 {
 				t.Fatalf("the wrong password was not counted: %d", acct.FailedLogins)
 			}
-			a, flow, err := e.svc.CompleteLink(ctx, need.Token, "the right one", "shop", "")
+			a, flow, err := e.svc.CompleteLink(ctx, need.Token, "the right one", "shop", idp.Source{})
 			if err != nil || flow != "flow-1" || a.ID != acct.ID {
 				t.Fatalf("right password: %v %q %v", a, flow, err)
 			}
-			if _, _, err := e.svc.CompleteLink(ctx, need.Token, "the right one", "shop", ""); !errors.Is(err, idp.ErrLinkExpired) {
+			if _, _, err := e.svc.CompleteLink(ctx, need.Token, "the right one", "shop", idp.Source{}); !errors.Is(err, idp.ErrLinkExpired) {
 				t.Fatalf("second use: %v", err)
 			}
 			again, err := e.svc.SignInUpstream(ctx, google("4", "ana@example.com", true), "shop", "")
@@ -130,7 +130,7 @@ func TestFederationPolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.clk.Add(idp.PendingLinkTTL + time.Second)
-			if _, _, err := e.svc.CompleteLink(ctx, need.Token, "the right one", "", ""); !errors.Is(err, idp.ErrLinkExpired) {
+			if _, _, err := e.svc.CompleteLink(ctx, need.Token, "the right one", "", idp.Source{}); !errors.Is(err, idp.ErrLinkExpired) {
 				t.Fatalf("expired: %v", err)
 			}
 			if _, err := e.svc.PendingLink(ctx, "forged"); !errors.Is(err, idp.ErrLinkExpired) {

@@ -30,10 +30,11 @@ const recoverTTL = time.Hour
 // address, if there is one: at most one a minute and five a day. The answer
 // is the same in every case (no account enumeration). A mobile number
 // instead of an address gets a 6-digit code by SMS, for ResetWithCode.
-func (s *Service) RequestRecovery(ctx context.Context, email string, links Links, from string) error {
+// Every request spends the registration budget of its end user (src).
+func (s *Service) RequestRecovery(ctx context.Context, email string, links Links, src Source) error {
 	links = s.forTenant(ctx, links)
-	if !s.regThrottle.Take(from) {
-		return ErrThrottled
+	if _, err := s.takeFor(ctx, s.throttles.register, src, s.identKey(email, "")); err != nil {
+		return err
 	}
 	if !strings.Contains(email, "@") {
 		return s.recoverByMobile(ctx, email, links)
@@ -66,15 +67,12 @@ func (s *Service) RequestRecovery(ctx context.Context, email string, links Links
 // in the last minute, or five in the last day.
 func (s *Service) overLimit(ctx context.Context, accountID, purpose string) (bool, error) {
 	now := s.now()
-	for _, lim := range []struct {
-		since time.Duration
-		max   int64
-	}{{time.Minute, 1}, {24 * time.Hour, 5}} {
-		n, err := s.life.Store.CountConfirmations(ctx, accountID, purpose, now.Add(-lim.since))
+	for _, lim := range s.cfg.MessageLimits {
+		n, err := s.life.Store.CountConfirmations(ctx, accountID, purpose, now.Add(-lim.Within))
 		if err != nil {
 			return false, err
 		}
-		if n >= lim.max {
+		if n >= int64(lim.Max) {
 			s.log.InfoContext(ctx, "link refused: over the limit", "account", accountID, "purpose", purpose)
 			return true, nil
 		}
@@ -229,21 +227,22 @@ func (s *Service) recoverByMobile(ctx context.Context, mobile string, links Link
 // to a mobile number. Password problems come back as FieldErrors without
 // using the code. An unknown number and a wrong, used or expired code are
 // all ErrInvalidToken; five wrong codes end the code, and wrong codes count
-// towards the address's throttle (ErrThrottled). Then, as with a link, the
-// account's sessions and tokens end and its lockout is cleared, and the
-// number counts as confirmed.
-func (s *Service) ResetWithCode(ctx context.Context, mobile, code, password, confirm, from string) (*storage.Account, error) {
+// towards the sign-in budget of the end user (src; ErrThrottled). Then, as
+// with a link, the account's sessions and tokens end and its lockout is
+// cleared, and the number counts as confirmed.
+func (s *Service) ResetWithCode(ctx context.Context, mobile, code, password, confirm string, src Source) (*storage.Account, error) {
 	cs, ok := s.life.Store.(CodeStore)
 	if !ok || len(s.life.CodeKey) == 0 || s.life.Revoker == nil || s.life.Sessions == nil {
 		return nil, errors.New("idp: recovery by SMS is not configured")
 	}
-	if !s.throttle.Take(from) {
-		return nil, ErrThrottled
+	g, err := s.takeFor(ctx, s.throttles.signIn, src, s.identKey(mobile, ""))
+	if err != nil {
+		return nil, err
 	}
 	wrong := false // an unknown number or a wrong code keeps the attempt spent
 	defer func() {
 		if !wrong {
-			s.throttle.Refund(from)
+			s.refund(ctx, g)
 		}
 	}()
 	m, err := NormalizeMobile(mobile, s.cfg.DefaultCountryCode)
@@ -279,7 +278,7 @@ func (s *Service) ResetWithCode(ctx context.Context, mobile, code, password, con
 	want := s.codeHash(a.ID, toASCIIDigits(strings.TrimSpace(code)))
 	// Outside the transaction below, so a wrong guess is counted even
 	// though the caller is told no.
-	_, err = cs.CheckCode(ctx, a.ID, purposeRecoverSMS, s.now(), smsMaxAttempts, func(stored string) bool {
+	_, err = cs.CheckCode(ctx, a.ID, purposeRecoverSMS, s.now(), s.cfg.CodeAttempts, func(stored string) bool {
 		return hmac.Equal([]byte(stored), []byte(want))
 	})
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrUsed) {

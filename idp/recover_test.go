@@ -68,7 +68,7 @@ func TestRecovery(t *testing.T) {
 				for _, tt := range tests {
 					t.Run(tt.name, func(t *testing.T) {
 						svc, e, _, accts := setup(t)
-						if _, err := svc.Register(ctx, idp.Registration{Email: "kim@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, ""); err != nil {
+						if _, err := svc.Register(ctx, idp.Registration{Email: "kim@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, idp.Source{}); err != nil {
 							t.Fatal(err)
 						}
 						e.mails(t)
@@ -86,11 +86,11 @@ func TestRecovery(t *testing.T) {
 						if err := svc.RequestEmailChange(ctx, sess, "mallory@example.com", "old long phrase", e.links); err != nil {
 							t.Fatal(err)
 						}
-						if err := svc.RequestRecovery(ctx, "kim@example.com", e.links, ""); err != nil {
+						if err := svc.RequestRecovery(ctx, "kim@example.com", e.links, idp.Source{}); err != nil {
 							t.Fatal(err)
 						}
 						e.clk.Add(2 * time.Minute)
-						if err := svc.RequestRecovery(ctx, "kim@example.com", e.links, ""); err != nil {
+						if err := svc.RequestRecovery(ctx, "kim@example.com", e.links, idp.Source{}); err != nil {
 							t.Fatal(err)
 						}
 						var change string
@@ -122,14 +122,14 @@ func TestRecovery(t *testing.T) {
 
 			t.Run("a reset link is for the address it was mailed to", func(t *testing.T) {
 				svc, e, _, accts := setup(t)
-				if _, err := svc.Register(ctx, idp.Registration{Email: "lee@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, ""); err != nil {
+				if _, err := svc.Register(ctx, idp.Registration{Email: "lee@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, idp.Source{}); err != nil {
 					t.Fatal(err)
 				}
 				e.mails(t)
 				a, _ := accts.AccountByEmail(ctx, "lee@example.com")
 				tok, _, _ := svc.StartSession(ctx, a, []string{"pwd"}, false)
 				sess, _ := svc.Session(ctx, tok)
-				if err := svc.RequestRecovery(ctx, "lee@example.com", e.links, ""); err != nil {
+				if err := svc.RequestRecovery(ctx, "lee@example.com", e.links, idp.Source{}); err != nil {
 					t.Fatal(err)
 				}
 				if err := svc.RequestEmailChange(ctx, sess, "lee.new@example.com", "old long phrase", e.links); err != nil {
@@ -154,7 +154,7 @@ func TestRecovery(t *testing.T) {
 
 			t.Run("the account page's password check waits out a lock", func(t *testing.T) {
 				svc, e, _, accts := setup(t)
-				if _, err := svc.Register(ctx, idp.Registration{Email: "ray@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, ""); err != nil {
+				if _, err := svc.Register(ctx, idp.Registration{Email: "ray@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, idp.Source{}); err != nil {
 					t.Fatal(err)
 				}
 				a, _ := accts.AccountByEmail(ctx, "ray@example.com")
@@ -181,12 +181,12 @@ func TestRecovery(t *testing.T) {
 
 			t.Run("registering a taken address tells its owner at most once a minute", func(t *testing.T) {
 				svc, e, _, _ := setup(t)
-				if _, err := svc.Register(ctx, idp.Registration{Email: "max@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, ""); err != nil {
+				if _, err := svc.Register(ctx, idp.Registration{Email: "max@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, idp.Source{}); err != nil {
 					t.Fatal(err)
 				}
 				e.mails(t)
 				for range 4 {
-					if _, err := svc.Register(ctx, idp.Registration{Email: "max@example.com", Password: "another long phrase", PasswordConfirm: "another long phrase"}, e.links, ""); err != nil {
+					if _, err := svc.Register(ctx, idp.Registration{Email: "max@example.com", Password: "another long phrase", PasswordConfirm: "another long phrase"}, e.links, idp.Source{}); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -194,7 +194,7 @@ func TestRecovery(t *testing.T) {
 					t.Fatalf("%d notices in a minute, want 1", len(m))
 				}
 				e.clk.Add(2 * time.Minute)
-				if _, err := svc.Register(ctx, idp.Registration{Email: "max@example.com", Password: "another long phrase", PasswordConfirm: "another long phrase"}, e.links, ""); err != nil {
+				if _, err := svc.Register(ctx, idp.Registration{Email: "max@example.com", Password: "another long phrase", PasswordConfirm: "another long phrase"}, e.links, idp.Source{}); err != nil {
 					t.Fatal(err)
 				}
 				if m := e.mails(t); len(m) != 1 {
@@ -205,7 +205,7 @@ func TestRecovery(t *testing.T) {
 			t.Run("reset: password, lockout, sessions, tokens, verification", func(t *testing.T) {
 				svc, e, rev, accts := setup(t)
 				// An unconfirmed account, locked by failures, with a live session.
-				if _, err := svc.Register(ctx, idp.Registration{Email: "sam@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, ""); err != nil {
+				if _, err := svc.Register(ctx, idp.Registration{Email: "sam@example.com", Password: "old long phrase", PasswordConfirm: "old long phrase"}, e.links, idp.Source{}); err != nil {
 					t.Fatal(err)
 				}
 				e.mails(t)
@@ -217,7 +217,7 @@ func TestRecovery(t *testing.T) {
 				for range 5 {
 					_, _ = svc.Authenticate(ctx, "sam@example.com", "wrong", "")
 				}
-				if err := svc.RequestRecovery(ctx, "sam@example.com", e.links, ""); err != nil {
+				if err := svc.RequestRecovery(ctx, "sam@example.com", e.links, idp.Source{}); err != nil {
 					t.Fatal(err)
 				}
 				m := e.mails(t)
@@ -253,18 +253,18 @@ func TestRecovery(t *testing.T) {
 				if _, err := svc.CreateAccount(ctx, idp.NewAccount{Email: "kim@example.com", Password: "kims long phrase", EmailVerified: true}); err != nil {
 					t.Fatal(err)
 				}
-				_ = svc.RequestRecovery(ctx, "kim@example.com", e.links, "")
+				_ = svc.RequestRecovery(ctx, "kim@example.com", e.links, idp.Source{})
 				tok := resetToken.FindStringSubmatch(e.mails(t)[0].Text)[1]
 				e.clk.Add(time.Hour + time.Second)
 				if _, err := svc.ResetPassword(ctx, tok, "a new long phrase", "a new long phrase"); !errors.Is(err, idp.ErrInvalidToken) {
 					t.Fatalf("an expired link: %v", err)
 				}
-				_ = svc.RequestRecovery(ctx, "kim@example.com", e.links, "")
-				_ = svc.RequestRecovery(ctx, "kim@example.com", e.links, "")
+				_ = svc.RequestRecovery(ctx, "kim@example.com", e.links, idp.Source{})
+				_ = svc.RequestRecovery(ctx, "kim@example.com", e.links, idp.Source{})
 				if n := len(e.mails(t)); n != 1 {
 					t.Fatalf("%d mails for two requests within a minute, want 1", n)
 				}
-				if err := svc.RequestRecovery(ctx, "nobody@example.com", e.links, ""); err != nil || len(e.mails(t)) != 0 {
+				if err := svc.RequestRecovery(ctx, "nobody@example.com", e.links, idp.Source{}); err != nil || len(e.mails(t)) != 0 {
 					t.Fatalf("unknown address: %v", err)
 				}
 			})

@@ -125,7 +125,8 @@ const purposeEmail = "email"
 // FieldErrors. An address that already has an account gets a mail saying
 // so instead, and the caller gets the same answer as for a new account (nil
 // account, nil error), so the form reveals nothing about who is registered.
-func (s *Service) Register(ctx context.Context, in Registration, links Links, from string) (*storage.Account, error) {
+// Every registration spends the registration budget of its end user (src).
+func (s *Service) Register(ctx context.Context, in Registration, links Links, src Source) (*storage.Account, error) {
 	if links.ClientID == "" {
 		links.ClientID = in.ClientID
 	}
@@ -133,8 +134,12 @@ func (s *Service) Register(ctx context.Context, in Registration, links Links, fr
 	if s.life == nil {
 		return nil, errors.New("idp: registration is not configured")
 	}
-	if !s.regThrottle.Take(from) { // every registration spends the address's budget
-		return nil, ErrThrottled
+	ident := in.Email
+	if in.Mobile != "" {
+		ident = in.Mobile
+	}
+	if _, err := s.takeFor(ctx, s.throttles.register, src, s.identKey(ident, in.MobileSeed)); err != nil {
+		return nil, err
 	}
 	fe := FieldErrors{}
 	if in.Mobile == "" && in.Email != "" && !strings.Contains(in.Email, "@") {

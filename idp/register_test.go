@@ -88,12 +88,12 @@ func TestRegistrationLifecycle(t *testing.T) {
 
 			t.Run("every field problem at once, nothing written", func(t *testing.T) {
 				e := newLifecycle(t, b)
-				_, err := e.svc.Register(ctx, idp.Registration{Email: "x", Password: "short", Name: strings.Repeat("n", 201)}, e.links, "")
+				_, err := e.svc.Register(ctx, idp.Registration{Email: "x", Password: "short", Name: strings.Repeat("n", 201)}, e.links, idp.Source{})
 				var fe idp.FieldErrors
 				if !errors.As(err, &fe) || fe["email"] == "" || fe["password"] == "" || fe["name"] == "" || !errors.Is(err, idp.ErrInvalidInput) {
 					t.Fatalf("got %v", err)
 				}
-				_, err = e.svc.Register(ctx, idp.Registration{Email: "a@example.com", Password: "a long and unusual phrase", PasswordConfirm: "different"}, e.links, "")
+				_, err = e.svc.Register(ctx, idp.Registration{Email: "a@example.com", Password: "a long and unusual phrase", PasswordConfirm: "different"}, e.links, idp.Source{})
 				if !errors.As(err, &fe) || fe["password_confirm"] == "" {
 					t.Fatalf("mismatched confirmation: %v", err)
 				}
@@ -104,7 +104,7 @@ func TestRegistrationLifecycle(t *testing.T) {
 
 			t.Run("confirm once, within a day", func(t *testing.T) {
 				e := newLifecycle(t, b)
-				a, err := e.svc.Register(ctx, reg, e.links, "")
+				a, err := e.svc.Register(ctx, reg, e.links, idp.Source{})
 				if err != nil || a == nil || a.EmailVerified || *a.Email != "mina@example.com" {
 					t.Fatalf("register: %+v %v", a, err)
 				}
@@ -133,7 +133,7 @@ func TestRegistrationLifecycle(t *testing.T) {
 
 			t.Run("an expired link does not confirm; resend is limited", func(t *testing.T) {
 				e := newLifecycle(t, b)
-				if _, err := e.svc.Register(ctx, reg, e.links, ""); err != nil {
+				if _, err := e.svc.Register(ctx, reg, e.links, idp.Source{}); err != nil {
 					t.Fatal(err)
 				}
 				token := tokenInLink.FindStringSubmatch(e.mails(t)[0].Text)[1]
@@ -161,13 +161,13 @@ func TestRegistrationLifecycle(t *testing.T) {
 
 			t.Run("a known address: no account, a mail to its owner", func(t *testing.T) {
 				e := newLifecycle(t, b)
-				if _, err := e.svc.Register(ctx, reg, e.links, ""); err != nil {
+				if _, err := e.svc.Register(ctx, reg, e.links, idp.Source{}); err != nil {
 					t.Fatal(err)
 				}
 				e.mails(t)
 				again := reg
 				again.Email = "mina@example.com"
-				a, err := e.svc.Register(ctx, again, e.links, "")
+				a, err := e.svc.Register(ctx, again, e.links, idp.Source{})
 				if err != nil || a != nil {
 					t.Fatalf("second registration: %+v %v", a, err)
 				}
@@ -189,7 +189,7 @@ func TestConfirmationTenant(t *testing.T) {
 			ctx := context.Background()
 			e := newLifecycle(t, b)
 			reg := idp.Registration{Email: "nima@example.com", Password: "a long and unusual phrase", PasswordConfirm: "a long and unusual phrase"}
-			if _, err := e.svc.Register(ctx, reg, e.links, ""); err != nil {
+			if _, err := e.svc.Register(ctx, reg, e.links, idp.Source{}); err != nil {
 				t.Fatal(err)
 			}
 			first := tokenInLink.FindStringSubmatch(e.mails(t)[0].Text)[1]

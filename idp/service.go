@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/manam-id/manam/idp/mfa"
 	"github.com/manam-id/manam/storage"
 )
 
@@ -67,10 +68,21 @@ type Config struct {
 	FailureWindow time.Duration
 	LockBase      time.Duration
 	LockMax       time.Duration
-	// IPBurst failed sign-ins from one address are allowed at once, then
-	// one every IPRefill (defaults 20 and 30 s).
-	IPBurst  int
-	IPRefill time.Duration
+	// The throttles (MANAM_THROTTLE_*), each spent before the work it
+	// guards; a zero Budget takes the default. SignIn: failed sign-ins and
+	// wrong codes per client address (20 at once, then one every 30 s).
+	// Register: registrations and recovery requests, one budget, per
+	// client address (5, then one a minute). Known: failed sign-ins per
+	// account from one known source, a device that signed in before or a
+	// tenant's back end (10, then one every 15 minutes).
+	SignIn, Register, Known Budget
+	// MessageLimits bound the links, codes and notices one account gets
+	// for one purpose: at most Max within each Within (one a minute, five
+	// a day).
+	MessageLimits []MessageLimit
+	// CodeAttempts is how many wrong guesses one SMS code, or one
+	// half-done sign-in's second step, takes before it ends (5).
+	CodeAttempts int
 	// AllowUnconfirmed lets accounts sign in before confirming their
 	// e-mail (default no).
 	AllowUnconfirmed bool
@@ -81,20 +93,26 @@ type Config struct {
 
 // Service is the account core.
 type Service struct {
-	accounts AccountStore
-	sessions SessionStore
-	consents ConsentStore
-	pw       *Passwords
-	cfg      Config
-	now      func() time.Time
-	log      *slog.Logger
-	throttle *Throttle
-	// regThrottle limits registrations per address: 5 at once, then one a minute.
-	regThrottle *Throttle
-	life        *Lifecycle
-	tenants     TenantSource
-	links       LinkStore
-	mfa         *FactorsConfig
+	accounts  AccountStore
+	sessions  SessionStore
+	consents  ConsentStore
+	pw        *Passwords
+	cfg       Config
+	now       func() time.Time
+	log       *slog.Logger
+	throttles struct{ signIn, register, known *Throttle }
+	devices   *mfa.Sealer // seals device cookies (nil: none)
+	life      *Lifecycle
+	tenants   TenantSource
+	links     LinkStore
+	mfa       *FactorsConfig
+}
+
+// MessageLimit is one bound on the messages an account gets for one
+// purpose: at most Max within Within.
+type MessageLimit struct {
+	Max    int
+	Within time.Duration
 }
 
 // Deps are the service's collaborators.
@@ -113,6 +131,12 @@ type Deps struct {
 	Links LinkStore
 	// Factors enables second factors (nil: not offered).
 	Factors *FactorsConfig
+	// Buckets keeps the throttles' budgets (storage.Throttles, shared by
+	// every replica; nil: this process's memory).
+	Buckets BucketStore
+	// DeviceKey (32 bytes, derived from the system secret) seals device
+	// cookies (nil: no device is ever a known source).
+	DeviceKey []byte
 }
 
 // New builds the service.
@@ -138,11 +162,22 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if cfg.LockMax == 0 {
 		cfg.LockMax = time.Hour
 	}
-	if cfg.IPBurst == 0 {
-		cfg.IPBurst = 20
+	for _, b := range []struct {
+		b   *Budget
+		def Budget
+	}{{&cfg.SignIn, Budget{20, 30 * time.Second}}, {&cfg.Register, Budget{5, time.Minute}}, {&cfg.Known, Budget{10, 15 * time.Minute}}} {
+		if *b.b == (Budget{}) {
+			*b.b = b.def
+		}
+		if !b.b.Valid() {
+			return nil, fmt.Errorf("idp: throttle budget %v: want at least 1 attempt and a refill of at least 1ms", *b.b)
+		}
 	}
-	if cfg.IPRefill == 0 {
-		cfg.IPRefill = 30 * time.Second
+	if cfg.MessageLimits == nil {
+		cfg.MessageLimits = []MessageLimit{{1, time.Minute}, {5, 24 * time.Hour}}
+	}
+	if cfg.CodeAttempts == 0 {
+		cfg.CodeAttempts = 5
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -158,8 +193,19 @@ func New(cfg Config, d Deps) (*Service, error) {
 			l.ConfirmTTL = 24 * time.Hour
 		}
 	}
-	return &Service{accounts: d.Accounts, sessions: d.Sessions, consents: d.Consents, pw: d.Passwords, cfg: cfg, now: d.Now, log: d.Logger,
-		throttle: NewThrottle(cfg.IPBurst, cfg.IPRefill, d.Now), regThrottle: NewThrottle(5, time.Minute, d.Now), life: d.Lifecycle, tenants: d.Tenants, links: d.Links, mfa: d.Factors}, nil
+	devices, err := newDeviceSealer(d.DeviceKey)
+	if err != nil {
+		return nil, fmt.Errorf("idp: device key: %w", err)
+	}
+	if d.Buckets == nil {
+		d.Buckets = NewMemoryBuckets()
+	}
+	s := &Service{accounts: d.Accounts, sessions: d.Sessions, consents: d.Consents, pw: d.Passwords, cfg: cfg, now: d.Now, log: d.Logger,
+		devices: devices, life: d.Lifecycle, tenants: d.Tenants, links: d.Links, mfa: d.Factors}
+	s.throttles.signIn = NewThrottle(d.Buckets, "sign-in", cfg.SignIn, d.Now)
+	s.throttles.register = NewThrottle(d.Buckets, "register", cfg.Register, d.Now)
+	s.throttles.known = NewThrottle(d.Buckets, "known source", cfg.Known, d.Now)
+	return s, nil
 }
 
 // NewAccount is what creating an account takes.
@@ -214,45 +260,51 @@ func (s *Service) Account(ctx context.Context, id string) (*storage.Account, err
 	return s.accounts.AccountByID(ctx, id)
 }
 
-// Authenticate checks an e-mail and password for a client at address from
+// Authenticate checks an e-mail and password for a client at address addr
 // ("" when unknown). An unknown e-mail, a wrong password, an account
 // without a usable hash and a locked account all give
 // ErrInvalidCredentials after the same amount of work, so the answer tells
 // nothing about the account. Too many failures from one address give
 // ErrThrottled without any work (RFC 6749 §10.10).
-func (s *Service) Authenticate(ctx context.Context, email, password, from string) (*storage.Account, error) {
-	return s.AuthenticateFor(ctx, "", email, password, from)
+func (s *Service) Authenticate(ctx context.Context, email, password, addr string) (*storage.Account, error) {
+	return s.AuthenticateFor(ctx, "", email, password, FromAddr(addr))
 }
 
 // AuthenticateFor is Authenticate for a sign-in through a tenant, whose
-// settings apply (whether an unconfirmed address may sign in).
-func (s *Service) AuthenticateFor(ctx context.Context, clientID, email, password, from string) (*storage.Account, error) {
-	// Spent before the password is checked, so guesses sent at once
-	// cannot all pass; given back unless the guess was wrong.
-	if !s.throttle.Take(from) {
-		return nil, ErrThrottled
-	}
-	a, err := s.authenticate(ctx, clientID, email, password)
-	if !errors.Is(err, ErrInvalidCredentials) {
-		s.throttle.Refund(from)
-	}
-	return a, err
-}
-
-func (s *Service) authenticate(ctx context.Context, clientID, email, password string) (*storage.Account, error) {
-	if len(password) > 1024 {
-		return nil, ErrInvalidCredentials
-	}
-	a, byMobile, err := s.lookup(ctx, email)
+// settings apply (whether an unconfirmed address may sign in), from src:
+// the attempt spends the budget of its source (signInGuard), and only
+// failures from unknown sources count towards the account's lock.
+func (s *Service) AuthenticateFor(ctx context.Context, clientID, identifier, password string, src Source) (*storage.Account, error) {
+	a, byMobile, err := s.lookup(ctx, identifier)
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, ErrInvalidInput) {
-		s.pw.Waste(ctx, password)
-		return nil, ErrInvalidCredentials
+		a, err = nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	if a.LockedUntil != nil && now.Before(*a.LockedUntil) {
+	// Spent before the password is checked, so guesses sent at once
+	// cannot all pass; given back unless the guess was wrong.
+	g := s.signInGuard(src, a, s.identKey(identifier, ""))
+	if err := g.take(ctx); err != nil {
+		return nil, err
+	}
+	a, err = s.authenticate(ctx, clientID, a, byMobile, password, g)
+	if !errors.Is(err, ErrInvalidCredentials) {
+		s.refund(ctx, g)
+	}
+	return a, err
+}
+
+// authenticate checks password for a (nil: no account), guarded by g.
+func (s *Service) authenticate(ctx context.Context, clientID string, a *storage.Account, byMobile bool, password string, g guard) (*storage.Account, error) {
+	if len(password) > 1024 {
+		return nil, ErrInvalidCredentials
+	}
+	if a == nil {
+		s.pw.Waste(ctx, password)
+		return nil, ErrInvalidCredentials
+	}
+	if s.lockedOut(a, g) {
 		// Locked: even the right password is refused, after the same work.
 		s.pw.Waste(ctx, password)
 		s.log.InfoContext(ctx, "sign-in to a locked account refused", "account", a.ID, "locked_until", a.LockedUntil)
@@ -269,19 +321,13 @@ func (s *Service) authenticate(ctx context.Context, clientID, email, password st
 		return nil, err
 	}
 	if !ok {
-		locked, err := s.accounts.RecordLoginFailure(ctx, a.ID, now, s.lockoutPolicy())
-		if err != nil {
+		if err := s.countFailure(ctx, a, g, "sign-in failures"); err != nil {
 			return nil, err
-		}
-		if locked != nil {
-			s.log.WarnContext(ctx, "account locked after repeated sign-in failures", "account", a.ID, "until", *locked)
 		}
 		return nil, ErrInvalidCredentials
 	}
-	if a.FailedLogins > 0 || a.Lockouts > 0 || a.LockedUntil != nil {
-		if err := s.accounts.ClearLoginFailures(ctx, a.ID); err != nil {
-			return nil, err
-		}
+	if err := s.clearFailures(ctx, a, g); err != nil {
+		return nil, err
 	}
 	// The identifier used to sign in must be confirmed.
 	if verified := (byMobile && a.MobileVerified) || (!byMobile && a.EmailVerified); !verified && !s.cfg.AllowUnconfirmed && !s.settings(ctx, clientID).AllowUnconfirmed {

@@ -72,7 +72,7 @@ func TestLockout(t *testing.T) {
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-					svc := newService(t, b, clk, idp.Config{IPBurst: 1000})
+					svc := newService(t, b, clk, idp.Config{SignIn: idp.Budget{Burst: 1000, Interval: time.Second}})
 					for i, st := range tc.steps {
 						clk.Add(st.advance)
 						_, err := svc.Authenticate(context.Background(), "ana@example.com", st.password, "198.51.100.7")
@@ -93,7 +93,7 @@ func TestLockout(t *testing.T) {
 // password work until its budget refills; other addresses are unaffected.
 func TestIPThrottle(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	svc := newService(t, storagetest.SQLite(), clk, idp.Config{IPBurst: 3, IPRefill: 30 * time.Second, MaxFailures: 1000})
+	svc := newService(t, storagetest.SQLite(), clk, idp.Config{SignIn: idp.Budget{Burst: 3, Interval: 30 * time.Second}, MaxFailures: 1000})
 	ctx := context.Background()
 	try := func(pw, ip string) error {
 		_, err := svc.Authenticate(ctx, "nobody@example.com", pw, ip)

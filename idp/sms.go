@@ -17,9 +17,8 @@ import (
 )
 
 const (
-	purposeSMS     = "sms"
-	smsCodeTTL     = 10 * time.Minute
-	smsMaxAttempts = 5
+	purposeSMS = "sms"
+	smsCodeTTL = 10 * time.Minute
 )
 
 // CodeStore checks one-time codes and records confirmed numbers.
@@ -125,7 +124,7 @@ func (s *Service) ConfirmMobile(ctx context.Context, mobile, code string) (*stor
 		return nil, err
 	}
 	want := s.codeHash(a.ID, code)
-	_, err = cs.CheckCode(ctx, a.ID, purposeSMS, s.now(), smsMaxAttempts, func(stored string) bool {
+	_, err = cs.CheckCode(ctx, a.ID, purposeSMS, s.now(), s.cfg.CodeAttempts, func(stored string) bool {
 		return hmac.Equal([]byte(stored), []byte(want))
 	})
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrUsed) {

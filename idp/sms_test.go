@@ -32,7 +32,7 @@ func TestMobileRegistration(t *testing.T) {
 			}
 			e := &lifecycleEnv{svc: svc, outbox: o, clk: clk}
 			reg := idp.Registration{Email: "09111087815", Password: "mobile long phrase", PasswordConfirm: "mobile long phrase"}
-			acct, err := svc.Register(ctx, reg, idp.Links{Product: "Test"}, "")
+			acct, err := svc.Register(ctx, reg, idp.Links{Product: "Test"}, idp.Source{})
 			if err != nil || acct == nil || acct.Mobile == nil || *acct.Mobile != "+989111087815" || acct.Email != nil {
 				t.Fatalf("register: %+v %v", acct, err)
 			}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/manam-id/manam/idp"
 	"github.com/manam-id/manam/storage"
@@ -19,7 +20,7 @@ func TestSignInThrottleAtOnce(t *testing.T) {
 	db := storagetest.OpenDSN(t, "sqlite:"+t.TempDir()+"/t.db")
 	pw, _ := idp.NewPasswords(idp.Argon2Params{MemoryKiB: 8192, Time: 1, Parallelism: 1}, 2)
 	a := storage.NewAccounts(db)
-	svc, err := idp.New(idp.Config{IPBurst: 5}, idp.Deps{Accounts: a, Sessions: a, Consents: a, Passwords: pw})
+	svc, err := idp.New(idp.Config{SignIn: idp.Budget{Burst: 5, Interval: 30 * time.Second}}, idp.Deps{Accounts: a, Sessions: a, Consents: a, Passwords: pw})
 	if err != nil {
 		t.Fatal(err)
 	}

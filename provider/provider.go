@@ -366,11 +366,4 @@ func (p *Provider) ClientIP(r *http.Request) string {
 	return peer
 }
 
-func (p *Provider) trusted(a netip.Addr) bool {
-	for _, pfx := range p.cfg.TrustedProxies {
-		if pfx.Contains(a.Unmap()) {
-			return true
-		}
-	}
-	return false
-}
+func (p *Provider) trusted(a netip.Addr) bool { return InPrefixes(a, p.cfg.TrustedProxies) }

@@ -50,6 +50,11 @@ func (s *TenantSpec) defaults() {
 	if s.AccessToken == "" {
 		s.AccessToken = formatOpaque
 	}
+	for i, c := range s.BackendCIDRs {
+		if canon, err := ParseCIDR(c); err == nil {
+			s.BackendCIDRs[i] = canon // Validate reports the others
+		}
+	}
 }
 
 // Validate reports every problem of the spec together.
@@ -104,6 +109,14 @@ func (s TenantSpec) Validate() error {
 	}
 	if g := s.RefreshGraceSeconds; g < 0 || time.Duration(g)*time.Second > storage.MaxRefreshGrace {
 		bad("refresh grace must be 0 to %s", storage.MaxRefreshGrace)
+	}
+	for _, c := range s.BackendCIDRs {
+		if _, err := ParseCIDR(c); err != nil {
+			bad("back-end CIDR %q: %v", c, err)
+		}
+	}
+	if len(s.BackendCIDRs) > 100 {
+		bad("at most 100 back-end CIDRs")
 	}
 	if len(errs) == 0 {
 		return nil

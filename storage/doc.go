@@ -47,6 +47,9 @@
 // WAL checkpoints run on a background connection instead of inside a
 // request's commit. Tenants are cached for ClientCacheTTL.
 //
+// Throttles (throttle.go) keep one GCRA bucket per row, spent with one
+// upsert whose arithmetic runs in SQL, so replicas share every budget.
+//
 // # Semantics fosite relies on
 //
 // Not found is fosite.ErrNotFound; a used authorization code returns the

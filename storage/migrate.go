@@ -114,6 +114,34 @@ var migrations = []migration{
 		return tx.Model(&SigningKey{}).Where("activates_at IS NULL").Update("activates_at", gorm.Expr("created_at")).Error
 	}},
 	{14, "refresh-token grace", migrateRefreshGrace},
+	{15, "shared throttles and tenants' back ends", migrateThrottles},
+}
+
+// migrateThrottles adds the throttles' buckets (throttle.go) and the
+// tenants' back-end addresses. Idempotent: MySQL commits DDL at once, so
+// a step cut short runs again.
+func migrateThrottles(tx *gorm.DB) error {
+	ddl := []string{
+		"CREATE TABLE IF NOT EXISTS throttle_buckets (id text NOT NULL, tat integer NOT NULL, PRIMARY KEY (id))",
+		"CREATE INDEX IF NOT EXISTS idx_throttle_buckets_tat ON throttle_buckets (tat)",
+	}
+	addColumn := "ALTER TABLE tenants ADD COLUMN backend_cidrs text"
+	if tx.Dialector.Name() == "mysql" {
+		ddl = []string{"CREATE TABLE IF NOT EXISTS throttle_buckets (id varchar(64) NOT NULL, tat bigint NOT NULL, PRIMARY KEY (id), " +
+			"KEY idx_throttle_buckets_tat (tat)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"}
+		addColumn = "ALTER TABLE tenants ADD COLUMN backend_cidrs text NULL"
+	}
+	// A database created since this step was written has the column from
+	// step 1 (the tenant model as it is now).
+	if !tx.Migrator().HasColumn("tenants", "backend_cidrs") {
+		ddl = append(ddl, addColumn)
+	}
+	for _, q := range ddl {
+		if err := tx.Exec(q).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SchemaVersion is the version the code expects.

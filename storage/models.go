@@ -40,6 +40,9 @@ type TenantSettings struct {
 	// refresh token returns the same successor instead of counting as
 	// reuse (0 to MaxRefreshGrace; 0 turns it off).
 	RefreshGraceSeconds int `gorm:"column:refresh_grace;not null;default:0"`
+	// BackendCIDRs are the tenant's own servers (migration 15): their API
+	// calls are throttled per end user, not per address.
+	BackendCIDRs []string `gorm:"column:backend_cidrs;serializer:json;type:text"`
 }
 
 // TenantSettingsColumns are TenantSettings' fields, for migrations.

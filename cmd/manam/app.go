@@ -106,7 +106,8 @@ func (a *app) idp(notify func()) (*idp.Service, error) {
 		return nil, err
 	}
 	factors := &idp.FactorsConfig{Store: storage.NewFactors(a.db), Sealer: sealer, CodeKey: keys.Derive(a.secret, "recovery codes"), Issuer: "Manam"}
-	return idp.New(idp.Config{DefaultCountryCode: a.cfg.DefaultCountryCode}, idp.Deps{Accounts: accts, Sessions: accts, Consents: accts, Passwords: pw, Logger: a.log,
+	return idp.New(a.cfg.Throttle.idpConfig(idp.Config{DefaultCountryCode: a.cfg.DefaultCountryCode}), idp.Deps{Accounts: accts, Sessions: accts, Consents: accts, Passwords: pw, Logger: a.log,
+		Buckets: storage.NewThrottles(a.db), DeviceKey: keys.Derive(a.secret, "known device cookies"),
 		Lifecycle: &idp.Lifecycle{Store: accts, Outbox: a.outbox(), InTx: a.db.InTx, Notify: notify,
 			CodeKey: keys.Derive(a.secret, "one-time codes"),
 			Revoker: provider.NewStore(a.db), Sessions: accts},
@@ -213,6 +214,16 @@ func (a *app) sweep(ctx context.Context, st *storage.FositeStore, km *keys.Manag
 	// Delivered and given-up mail is kept a week for support questions.
 	for range 100 {
 		n, err := storage.NewOutbox(a.db).SweepSent(ctx, time.Now().Add(-7*24*time.Hour), 500)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	for range 100 {
+		n, err := storage.NewThrottles(a.db).Sweep(ctx, time.Now(), 500)
 		total += n
 		if err != nil {
 			return total, err

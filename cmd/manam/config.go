@@ -79,6 +79,8 @@ type Config struct {
 	GoogleHostedDomain string // MANAM_GOOGLE_HOSTED_DOMAIN: only accounts of this Google Workspace domain (the ID token's hd claim). Default any.
 	Upstreams          string // MANAM_UPSTREAMS: JSON array of further OpenID Connect upstreams (see upstreamEntry). Default none.
 
+	Throttle throttleConfig // MANAM_THROTTLE_*: every throttle and lockout (throttle.go).
+
 	secretGenerated string // set when the secret was generated: the file it was written to
 }
 
@@ -147,7 +149,7 @@ func boolean(dst func(*Config) *bool) func(*Config, string) error {
 	}
 }
 
-var settings = []setting{
+var settings = append([]setting{
 	{"issuer", "MANAM_ISSUER", "http://localhost:8080", "issuer URL, exactly as clients see it", str(func(c *Config) *string { return &c.Issuer })},
 	{"addr", "MANAM_ADDR", ":8080", "listen address", str(func(c *Config) *string { return &c.Addr })},
 	{"dsn", "MANAM_DSN", "sqlite:manam.db", "database: sqlite:PATH or mysql://user:pass@tcp(host:port)/db", str(func(c *Config) *string { return &c.DSN })},
@@ -184,7 +186,7 @@ var settings = []setting{
 	{"google-hosted-domain", "MANAM_GOOGLE_HOSTED_DOMAIN", "", "only accounts of this Google Workspace domain", str(func(c *Config) *string { return &c.GoogleHostedDomain })},
 	{"upstreams", "MANAM_UPSTREAMS", "", `further OpenID Connect upstreams, JSON: [{"id","name","issuer","client_id","client_secret","scopes"}]`, str(func(c *Config) *string { return &c.Upstreams })},
 	{"insecure-debug-errors", "MANAM_INSECURE_DEBUG_ERRORS", "false", "send error debug detail to clients (development only)", boolean(func(c *Config) *bool { return &c.InsecureDebugErrors })},
-}
+}, throttleSettings...) // throttle.go
 
 var countryCode = regexp.MustCompile(`^\+?[1-9][0-9]{0,2}$`)
 
@@ -345,6 +347,7 @@ func (c *Config) validate() []error {
 	if _, err := c.dialectConfigs(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.Throttle.validate()...)
 	if c.Argon2MemoryKiB < 8192 || c.Argon2Time < 1 || c.Argon2Parallelism < 1 || c.Argon2Parallelism > 255 {
 		errs = append(errs, errors.New("argon2id: memory ≥ 8192 KiB, time ≥ 1, parallelism 1..255"))
 	}

@@ -119,7 +119,9 @@ func (a *app) dialectMounts(prov *provider.Provider, svc *idp.Service) ([]provid
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	deps := dialects.Deps{Accounts: svc, Tokens: prov, Tenants: storage.NewTenants(a.db), MemberKey: keys.Derive(a.secret, "dialect member keys"),
-		Issuer: a.cfg.Issuer, Secure: strings.HasPrefix(a.cfg.Issuer, "https://"), Logger: a.log, ClientIP: prov.ClientIP}
+		Issuer: a.cfg.Issuer, Secure: strings.HasPrefix(a.cfg.Issuer, "https://"), Logger: a.log, Source: prov.Source,
+		ExistEmail: idp.NewThrottle(storage.NewThrottles(a.db), "exist-email", a.cfg.Throttle.ExistEmail, nil),
+		Resend:     idp.NewThrottle(storage.NewThrottles(a.db), "resend", a.cfg.Throttle.Resend, nil)}
 	var (
 		mounts []provider.Mount
 		errs   []error

@@ -16,7 +16,7 @@ func (a *app) legacyMounts(prov *provider.Provider, svc *idp.Service) ([]provide
 	api, err := legacy.New(legacy.Deps{
 		IDP: svc, Tokens: prov, Tenants: storage.NewTenants(a.db), Login: prov,
 		Key: keys.Derive(a.secret, "legacy cookies"), Issuer: a.cfg.Issuer, Secure: strings.HasPrefix(a.cfg.Issuer, "https://"),
-		Logger: a.log, ClientIP: prov.ClientIP, TrustedGateways: a.cfg.LegacyGateways,
+		Logger: a.log, Source: prov.Source, TrustedGateways: a.cfg.LegacyGateways,
 	})
 	if err != nil {
 		return nil, err

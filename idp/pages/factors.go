@@ -154,7 +154,7 @@ func (p *Pages) SecondFactor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, _ := r.Cookie(PendingCookie)
-	acct, amr, err := p.svc.CompletePending(r.Context(), c.Value, method, r.PostFormValue("code"), p.ip(r))
+	acct, amr, err := p.svc.CompletePending(r.Context(), c.Value, method, r.PostFormValue("code"), p.source(r))
 	switch {
 	case errors.Is(err, idp.ErrBadCode):
 		p.observe("invalid")

@@ -345,7 +345,7 @@ func (p *Pages) UpstreamLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	acct, _, err := p.svc.CompleteLink(r.Context(), token, r.PostFormValue("password"), info.ClientID, p.ip(r))
+	acct, _, err := p.svc.CompleteLink(r.Context(), token, r.PostFormValue("password"), info.ClientID, p.source(r))
 	switch {
 	case errors.Is(err, idp.ErrThrottled):
 		p.observe("throttled")

@@ -93,7 +93,7 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) {
 	email, name := r.PostFormValue("email"), r.PostFormValue("name")
 	data["Email"], data["Name"] = email, name
 	_, err := p.svc.Register(r.Context(), idp.Registration{Email: email, Name: name, Password: r.PostFormValue("password"),
-		PasswordConfirm: r.PostFormValue("password_confirm"), ClientID: info.ClientID}, p.links(r, challenge), p.ip(r))
+		PasswordConfirm: r.PostFormValue("password_confirm"), ClientID: info.ClientID}, p.links(r, challenge), p.source(r))
 	var fe idp.FieldErrors
 	switch {
 	case errors.As(err, &fe):
@@ -172,7 +172,7 @@ func (p *Pages) Recover(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := r.PostFormValue("email")
-	err := p.svc.RequestRecovery(r.Context(), email, p.links(r, challenge), p.ip(r))
+	err := p.svc.RequestRecovery(r.Context(), email, p.links(r, challenge), p.source(r))
 	if errors.Is(err, idp.ErrThrottled) {
 		w.Header().Set("Retry-After", "60")
 		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "Too many requests from your network. Wait a few minutes and try again.")
@@ -222,7 +222,7 @@ func (p *Pages) ResetCode(w http.ResponseWriter, r *http.Request) {
 	challenge, _ := p.flowOf(r)
 	mobile := r.PostFormValue("mobile")
 	data := map[string]any{"Title": "Choose a new password", "Challenge": challenge, "Mobile": mobile, "Errors": map[string]string{}}
-	_, err := p.svc.ResetWithCode(r.Context(), mobile, r.PostFormValue("code"), r.PostFormValue("password"), r.PostFormValue("password_confirm"), p.ip(r))
+	_, err := p.svc.ResetWithCode(r.Context(), mobile, r.PostFormValue("code"), r.PostFormValue("password"), r.PostFormValue("password_confirm"), p.source(r))
 	if errors.Is(err, idp.ErrInvalidToken) {
 		err = idp.FieldErrors{"code": "This code is wrong or has expired. Ask for a new one."}
 	}

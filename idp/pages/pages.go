@@ -24,6 +24,12 @@ var templateFS embed.FS
 // SessionCookie holds a signed-in browser's session token.
 const SessionCookie = "manam_session"
 
+// KnownDeviceCookie marks a browser where an account has signed in
+// (OWASP's device cookie, idp.Service.DeviceToken): its failed sign-ins
+// to that account count on a budget of their own, not on the account's
+// lock. Unlike DeviceCookie ("remember this device") it skips nothing.
+const KnownDeviceCookie = "manam_known"
+
 // ErrBadChallenge is what a Flow returns for a challenge it cannot honour
 // (forged, expired, or its tenant gone). Any other error of Describe is a
 // failure of ours (the database): the pages answer 503, not "expired".
@@ -224,7 +230,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 	}
 	email := r.PostFormValue("email")
 	data["Email"] = email
-	acct, err := p.svc.AuthenticateFor(r.Context(), info.ClientID, email, r.PostFormValue("password"), p.ip(r))
+	acct, err := p.svc.AuthenticateFor(r.Context(), info.ClientID, email, r.PostFormValue("password"), p.source(r))
 	if errors.Is(err, idp.ErrThrottled) {
 		p.observe("throttled")
 		w.Header().Set("Retry-After", "60")
@@ -255,6 +261,16 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 	p.SignedIn(w, r, acct, []string{"pwd"}, r.PostFormValue("remember") == "1", challenge, info)
 }
 
+// source is where a request comes from, for the throttles: the client
+// address and the device cookie.
+func (p *Pages) source(r *http.Request) idp.Source {
+	src := idp.FromAddr(p.ip(r))
+	if c, err := r.Cookie(KnownDeviceCookie); err == nil {
+		src.Device = c.Value
+	}
+	return src
+}
+
 // startSession replaces the browser's session with a new one and redirects to next.
 func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, acct *storage.Account, amr []string, remember bool, next string) {
 	if old, err := r.Cookie(SessionCookie); err == nil {
@@ -271,6 +287,12 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, acct *stora
 	}
 	p.observe("success")
 	p.SetSessionCookie(w, token, remember)
+	if dev := p.svc.DeviceToken(acct.ID); dev != "" {
+		// A sign-in finished here (every factor): from now on this browser
+		// is a known source for the account.
+		http.SetCookie(w, &http.Cookie{Name: KnownDeviceCookie, Value: dev, Path: "/", MaxAge: int(idp.DeviceTTL / time.Second), HttpOnly: true,
+			Secure: p.secure, SameSite: http.SameSiteLaxMode})
+	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

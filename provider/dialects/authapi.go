@@ -117,7 +117,7 @@ func (a *authAPI) signup(w http.ResponseWriter, r *http.Request, c *call) error 
 		return err
 	}
 	acct, err := a.d.Accounts.Register(ctx, idp.Registration{Email: email, Password: pw, PasswordConfirm: confirm, Name: name, ClientID: c.tenant.ID},
-		a.links(c, nil), a.d.ClientIP(r))
+		a.links(c, nil), a.d.Source(r, c.tenant))
 	if err != nil {
 		return err
 	}

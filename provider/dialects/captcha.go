@@ -8,7 +8,8 @@ import (
 
 // CaptchaVerifier checks the captcha answer a caller of 004's
 // resend-email-verification sends (its capcha parameter). A real one
-// asks a captcha service; remoteIP is the caller's address.
+// asks a captcha service; remoteIP is the end user's address ("" when
+// a tenant's back end calls without passing it).
 type CaptchaVerifier interface {
 	VerifyCaptcha(ctx context.Context, response, remoteIP string) (bool, error)
 }

@@ -56,7 +56,7 @@ type Config struct {
 
 // Accounts is what the dialects need of the account service (*idp.Service).
 type Accounts interface {
-	AuthenticateFor(ctx context.Context, clientID, identifier, password, from string) (*storage.Account, error)
+	AuthenticateFor(ctx context.Context, clientID, identifier, password string, from idp.Source) (*storage.Account, error)
 	NextStep(ctx context.Context, acct *storage.Account, wantMFA bool, deviceToken string) (idp.SecondStep, string, error)
 	StartSession(ctx context.Context, a *storage.Account, amr []string, remember bool) (string, *idp.Session, error)
 	Session(ctx context.Context, token string) (*idp.Session, error)
@@ -66,10 +66,10 @@ type Accounts interface {
 	Membership(ctx context.Context, accountID, clientID string) (*storage.Membership, error)
 	Account(ctx context.Context, id string) (*storage.Account, error)
 	AccountByIdentifier(ctx context.Context, identifier string) (*storage.Account, error)
-	Register(ctx context.Context, in idp.Registration, links idp.Links, from string) (*storage.Account, error)
+	Register(ctx context.Context, in idp.Registration, links idp.Links, from idp.Source) (*storage.Account, error)
 	ConfirmEmailFor(ctx context.Context, token string) (*storage.Account, string, error)
 	ResendConfirmation(ctx context.Context, email string, links idp.Links) error
-	RequestRecovery(ctx context.Context, email string, links idp.Links, from string) error
+	RequestRecovery(ctx context.Context, email string, links idp.Links, from idp.Source) error
 	ResetPassword(ctx context.Context, token, password, confirm string) (*storage.Account, error)
 	ChangePassword(ctx context.Context, sess *idp.Session, current, password, confirm string) error
 	ChangePasswordRecent(ctx context.Context, sess *idp.Session, maxAge time.Duration, password, confirm string) error
@@ -101,8 +101,14 @@ type Deps struct {
 	Issuer string
 	Secure bool
 	Logger *slog.Logger
-	// ClientIP is the caller's address, for throttling.
-	ClientIP func(*http.Request) string
+	// Source is where a request for the tenant comes from, for the
+	// throttles (provider.Provider.Source: the client address, or the
+	// tenant's back end and its end user); default: the peer's address.
+	Source func(*http.Request, *storage.Tenant) idp.Source
+	// ExistEmail and Resend limit 004's exist-email (10 at once, then one
+	// every 6 s) and resend-email-verification (10, then one a minute) per
+	// end-user address (nil: these defaults in this process's memory).
+	ExistEmail, Resend *idp.Throttle
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -121,8 +127,14 @@ func New(cfg Config, d Deps) (provider.Mount, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	if d.ClientIP == nil {
-		d.ClientIP = func(r *http.Request) string { return r.RemoteAddr }
+	if d.Source == nil {
+		d.Source = func(r *http.Request, _ *storage.Tenant) idp.Source { return idp.FromAddr(provider.PeerAddr(r)) }
+	}
+	if d.ExistEmail == nil {
+		d.ExistEmail = idp.NewThrottle(nil, "exist-email", idp.Budget{Burst: 10, Interval: 6 * time.Second}, d.Now)
+	}
+	if d.Resend == nil {
+		d.Resend = idp.NewThrottle(nil, "resend", idp.Budget{Burst: 10, Interval: time.Minute}, d.Now)
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -317,7 +329,7 @@ func writeEmpty(w http.ResponseWriter) {
 // tenant requiring one) gets a secondFactorError and nothing else. The
 // caller mints tokens from the session if its dialect has any.
 func (b *base) signIn(ctx context.Context, r *http.Request, c *call, email, password string, remember bool) (string, *idp.Session, error) {
-	acct, err := b.d.Accounts.AuthenticateFor(ctx, c.tenant.ID, email, password, b.d.ClientIP(r))
+	acct, err := b.d.Accounts.AuthenticateFor(ctx, c.tenant.ID, email, password, b.d.Source(r, c.tenant))
 	if err != nil {
 		return "", nil, err
 	}

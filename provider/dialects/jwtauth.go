@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/gorilla/mux"
 
@@ -18,15 +17,31 @@ import (
 // access token, vaultToken the tenant's rotating refresh token.
 type jwtAuth struct {
 	*base
-	// exists limits GET /api/exist-email per client address (10 at once,
-	// then one every 6 s); resend limits resend-email-verification (10,
-	// then one a minute; the account's own limit of a mail a minute and
-	// five a day applies too).
-	exists, resend *idp.Throttle
 }
 
-func newJWTAuth(b *base) *jwtAuth {
-	return &jwtAuth{base: b, exists: idp.NewThrottle(10, 6*time.Second, b.d.Now), resend: idp.NewThrottle(10, time.Minute, b.d.Now)}
+func newJWTAuth(b *base) *jwtAuth { return &jwtAuth{base: b} }
+
+// endUser is the budget key of a request's end user for the per-address
+// throttles: the end user's address, or, from the tenant's back end when it
+// does not pass one, the back end as a whole.
+func endUser(src idp.Source) string {
+	if src.Addr == "" && src.Backend != "" {
+		return "backend " + src.Backend
+	}
+	return idp.AddrKey(src.Addr)
+}
+
+// spend takes one attempt of th for the request's end user: ErrThrottled
+// when none is left, the store's failure (a 503) as it is.
+func spend(ctx context.Context, th *idp.Throttle, src idp.Source) error {
+	ok, err := th.Take(ctx, endUser(src))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return idp.ErrThrottled
+	}
+	return nil
 }
 
 func (j *jwtAuth) endpoints() []endpoint {
@@ -120,7 +135,7 @@ func (j *jwtAuth) register(w http.ResponseWriter, r *http.Request, c *call) erro
 		confirm = pw
 	}
 	_, err := j.d.Accounts.Register(r.Context(), idp.Registration{Email: email, Password: pw, PasswordConfirm: confirm, Name: c.f.get("name"),
-		ClientID: c.tenant.ID}, j.links(c, j.verifyURL), j.d.ClientIP(r))
+		ClientID: c.tenant.ID}, j.links(c, j.verifyURL), j.d.Source(r, c.tenant))
 	if err != nil {
 		return err
 	}
@@ -173,13 +188,13 @@ func (j *jwtAuth) resendVerification(w http.ResponseWriter, r *http.Request, c *
 	if j.cfg.Captcha == nil {
 		return refusal(http.StatusForbidden, say("Resending the confirmation e-mail is not available."))
 	}
-	ip := j.d.ClientIP(r)
-	if !j.resend.Take(ip) {
-		return idp.ErrThrottled
+	src := j.d.Source(r, c.tenant)
+	if err := spend(ctx, j.d.Resend, src); err != nil {
+		return err
 	}
 	q := r.URL.Query()
 	answer := firstNonEmpty(q.Get("capcha"), q.Get("captcha"), c.f.get("capcha", "captcha"))
-	ok, err := j.cfg.Captcha.VerifyCaptcha(ctx, answer, ip)
+	ok, err := j.cfg.Captcha.VerifyCaptcha(ctx, answer, src.Addr)
 	if err != nil {
 		return err
 	}
@@ -254,7 +269,7 @@ func (j *jwtAuth) forgot(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err := validEmail(email); err != nil {
 		return err
 	}
-	if err := j.d.Accounts.RequestRecovery(r.Context(), email, j.links(c, j.verifyURL), j.d.ClientIP(r)); err != nil {
+	if err := j.d.Accounts.RequestRecovery(r.Context(), email, j.links(c, j.verifyURL), j.d.Source(r, c.tenant)); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, statusOK)
@@ -307,9 +322,8 @@ func (j *jwtAuth) existEmail(w http.ResponseWriter, r *http.Request, c *call) er
 	if !j.cfg.ExistEmail {
 		return refusal(http.StatusNotFound, say("This endpoint is not enabled."))
 	}
-	ip := j.d.ClientIP(r)
-	if !j.exists.Take(ip) {
-		return idp.ErrThrottled
+	if err := spend(r.Context(), j.d.ExistEmail, j.d.Source(r, c.tenant)); err != nil {
+		return err
 	}
 	email := mux.Vars(r)["email"]
 	if err := validEmail(email); err != nil {

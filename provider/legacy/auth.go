@@ -93,7 +93,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request, c *call) error {
 	if byMobile {
 		reg.Email, reg.Mobile, reg.MobileSeed = "", ident, c.p.get("mobile_seed")
 	}
-	acct, err := a.IDP.Register(ctx, reg, links, a.ClientIP(r))
+	acct, err := a.IDP.Register(ctx, reg, links, a.Source(r, c.tenant))
 	var rfe idp.FieldErrors
 	if errors.As(err, &rfe) {
 		if m, ok := rfe["email"]; ok && byMobile {
@@ -334,7 +334,7 @@ func (a *API) sendConfirmSMS(w http.ResponseWriter, r *http.Request, c *call) er
 func (a *API) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
 	ident, _ := identifier(c)
-	acct, err := a.IDP.AuthenticateFor(ctx, c.tenant.ID, ident, c.p.get("password"), a.ClientIP(r))
+	acct, err := a.IDP.AuthenticateFor(ctx, c.tenant.ID, ident, c.p.get("password"), a.Source(r, c.tenant))
 	switch {
 	case errors.Is(err, idp.ErrInvalidCredentials):
 		return refuse("Your email or password is wrong.", "/auth/login")
@@ -403,7 +403,7 @@ func (a *API) recover(w http.ResponseWriter, r *http.Request, c *call) error {
 	if ident == "" {
 		return &apiError{status: http.StatusUnauthorized, message: "There is an error here to recover password.", location: "/", errs: idp.FieldErrors{"email": "Enter your e-mail address or mobile number."}}
 	}
-	if err := a.IDP.RequestRecovery(r.Context(), ident, a.links(c), a.ClientIP(r)); err != nil {
+	if err := a.IDP.RequestRecovery(r.Context(), ident, a.links(c), a.Source(r, c.tenant)); err != nil {
 		return err
 	}
 	msg := "An email has been sent to you with further instructions on how to reset your password."
@@ -422,7 +422,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request, c *call) er
 	pw, confirm := c.p.get("password"), c.p.get("confirm_password", "password_confirm")
 	var err error
 	if mobile := c.p.get("mobile"); mobile != "" && c.p.get("token") == "" {
-		_, err = a.IDP.ResetWithCode(ctx, mobile, c.p.get("code", "cnf"), pw, confirm, a.ClientIP(r))
+		_, err = a.IDP.ResetWithCode(ctx, mobile, c.p.get("code", "cnf"), pw, confirm, a.Source(r, c.tenant))
 	} else {
 		_, err = a.IDP.ResetPassword(ctx, c.p.get("token", "cnf"), pw, confirm)
 	}

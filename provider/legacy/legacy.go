@@ -53,9 +53,12 @@ type Deps struct {
 	Issuer string
 	Secure bool
 	// Product names the service in mail ("Manam").
-	Product  string
-	Logger   *slog.Logger
-	ClientIP func(*http.Request) string
+	Product string
+	Logger  *slog.Logger
+	// Source is where a request for a tenant comes from, for the
+	// throttles (provider.Provider.Source: the client address, or the
+	// tenant's back end and its end user); default: the peer's address.
+	Source func(*http.Request, *storage.Tenant) idp.Source
 	// TrustedGateways are the API gateways whose X-Consumer-ID names the
 	// tenant (its client id or tenant key); from anywhere else the header
 	// is ignored.
@@ -75,8 +78,8 @@ func New(d Deps) (*API, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	if d.ClientIP == nil {
-		d.ClientIP = func(r *http.Request) string { return r.RemoteAddr }
+	if d.Source == nil {
+		d.Source = func(r *http.Request, _ *storage.Tenant) idp.Source { return idp.FromAddr(provider.PeerAddr(r)) }
 	}
 	if d.Product == "" {
 		d.Product = "Manam"
@@ -397,15 +400,7 @@ func (a *API) fromGateway(r *http.Request) bool {
 		return false
 	}
 	addr, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	for _, p := range a.TrustedGateways {
-		if p.Contains(addr.Addr().Unmap()) {
-			return true
-		}
-	}
-	return false
+	return err == nil && provider.InPrefixes(addr.Addr(), a.TrustedGateways)
 }
 
 func firstNonEmpty(ss ...string) string {

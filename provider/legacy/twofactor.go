@@ -246,7 +246,15 @@ func (a *API) validate(kind string) handler {
 			}
 			return refuse("Send the code from your authenticator app (or a recovery code).", "/auth/2fa/totp/validate")
 		}
-		from := a.ClientIP(r)
+		// The 2FA routes take no tenant key: the sign-in's own tenant
+		// says whether its back end sent this.
+		var tenant *storage.Tenant
+		if p.Row.ClientID != "" {
+			if tenant, err = a.Tenants.Get(ctx, p.Row.ClientID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+		}
+		from := a.Source(r, tenant)
 		var acct *storage.Account
 		var amr []string
 		err = idp.ErrBadCode
