@@ -30,35 +30,25 @@ func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, acct *storage.A
 	if c, err := r.Cookie(DeviceCookie); err == nil {
 		device = c.Value
 	}
-	step, method, err := p.svc.NextStep(r.Context(), acct, info.WantMFA, device)
+	out, err := p.svc.SignIn(r.Context(), idp.SignInAttempt{Account: acct, AMR: amr, TenantID: info.ClientID, WantMFA: info.WantMFA,
+		Device: device, Remember: remember, Replaces: p.sessionToken(r), PendFactor: true, PendEnrolment: true, Links: p.links(r, challenge)})
 	if err != nil {
-		p.unavailable(w, r, "second-factor check failed", err)
+		p.unavailable(w, r, "sign-in failed", err)
 		return
 	}
-	switch step {
-	case idp.StepNone:
-		p.startSession(w, r, acct, amr, remember, info.ResumeURL)
-		return
-	case idp.StepTrusted:
-		p.startSession(w, r, acct, append(slices.Clone(amr), "mfa"), remember, info.ResumeURL)
+	if out.Kind == idp.SignedIn {
+		p.signedInTo(w, r, out, remember, info.ResumeURL)
 		return
 	}
-	token, err := p.svc.BeginPending(r.Context(), acct, amr, remember, info.ClientID, step)
-	if err != nil {
-		p.unavailable(w, r, "pending sign-in failed", err)
-		return
+	if out.CodeNotSent != nil {
+		p.log.WarnContext(r.Context(), "sending the sign-in code failed", "err", out.CodeNotSent)
 	}
-	http.SetCookie(w, &http.Cookie{Name: PendingCookie, Value: token, Path: "/", MaxAge: int((10 * time.Minute) / time.Second),
+	http.SetCookie(w, &http.Cookie{Name: PendingCookie, Value: out.Token, Path: "/", MaxAge: int((10 * time.Minute) / time.Second),
 		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 	p.observe("second_factor")
 	next := "/login/2fa"
-	if step == idp.StepEnrol {
+	if out.Kind == idp.NeedsEnrolment {
 		next = "/login/2fa/enrol"
-	} else if method == idp.FactorSMS {
-		// Only a phone: its code goes now.
-		if err := p.svc.SendFactorCode(r.Context(), acct.ID, p.links(r, challenge)); err != nil {
-			p.log.WarnContext(r.Context(), "sending the sign-in code failed", "err", err)
-		}
 	}
 	if challenge != "" {
 		next += "?challenge=" + url.QueryEscape(challenge)

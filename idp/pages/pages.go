@@ -271,23 +271,24 @@ func (p *Pages) source(r *http.Request) idp.Source {
 	return src
 }
 
-// startSession replaces the browser's session with a new one and redirects to next.
+// startSession finishes a sign-in whose second factor was just proven:
+// the browser's session is replaced by a new one, and it goes to next.
 func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, acct *storage.Account, amr []string, remember bool, next string) {
-	if old, err := r.Cookie(SessionCookie); err == nil {
-		if err := p.svc.EndSession(r.Context(), old.Value); err != nil {
-			p.log.WarnContext(r.Context(), "ending the previous session failed", "err", err)
-		}
-	}
-	token, _, err := p.svc.StartSession(r.Context(), acct, amr, remember)
+	out, err := p.svc.FinishSignIn(r.Context(), acct, amr, remember, p.sessionToken(r))
 	if err != nil {
 		p.observe("error")
 		p.log.ErrorContext(r.Context(), "session start failed", "err", err)
 		p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
 		return
 	}
+	p.signedInTo(w, r, out, remember, next)
+}
+
+// signedInTo sets the new session's cookie and redirects to next.
+func (p *Pages) signedInTo(w http.ResponseWriter, r *http.Request, out idp.Outcome, remember bool, next string) {
 	p.observe("success")
-	p.SetSessionCookie(w, token, remember)
-	if dev := p.svc.DeviceToken(acct.ID); dev != "" {
+	p.SetSessionCookie(w, out.Token, remember)
+	if dev := p.svc.DeviceToken(out.Session.Account.ID); dev != "" {
 		// A sign-in finished here (every factor): from now on this browser
 		// is a known source for the account.
 		http.SetCookie(w, &http.Cookie{Name: KnownDeviceCookie, Value: dev, Path: "/", MaxAge: int(idp.DeviceTTL / time.Second), HttpOnly: true,
@@ -296,8 +297,14 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, acct *stora
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// SetSessionCookie sets the session cookie: a browser-session cookie, or a
-// persistent one for "remember me".
+// sessionToken is the browser's session cookie value ("" for none).
+func (p *Pages) sessionToken(r *http.Request) string {
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
 func (p *Pages) SetSessionCookie(w http.ResponseWriter, token string, remember bool) {
 	c := &http.Cookie{Name: SessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode}
 	if remember {
