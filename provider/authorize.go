@@ -184,29 +184,8 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request, rs re
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 		return
 	}
-	needLogin := sess == nil
-	if sess != nil {
-		authTime := sess.Row.AuthTime.UTC()
-		// Strictly later: a session from the same millisecond as the
-		// request may predate it, and then it is not a new sign-in.
-		fresh := rs.resumed && authTime.After(rs.at)
-		if slices.Contains(prompt, "login") && !fresh {
-			needLogin = true
-		}
-		if ma := ar.GetRequestForm().Get("max_age"); ma != "" && !fresh {
-			secs, _ := strconv.ParseInt(ma, 10, 64)
-			if time.Since(authTime) > time.Duration(secs)*time.Second {
-				needLogin = true
-			}
-		}
-	}
-	// A second factor, when the tenant requires one or the request asks
-	// for one (acr_values): a session without one signs in again (OIDC
-	// Core §3.1.2.1; the login then asks for the factor, or enrols one).
-	if !needLogin && (client.RequireMFA || idp.WantsMFA(ar.GetRequestForm().Get("acr_values"))) && !slices.Contains(sess.AMR(), "mfa") {
-		needLogin = true
-	}
-	if needLogin {
+	wantMFA := client.RequireMFA || idp.WantsMFA(ar.GetRequestForm().Get("acr_values"))
+	if why := loginReason(sess, ar.GetRequestForm(), rs, wantMFA, time.Now()); why != "" {
 		if slices.Contains(prompt, "none") {
 			p.authorizeError(w, r, ar, fosite.ErrLoginRequired)
 			return
@@ -215,22 +194,10 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request, rs re
 		return
 	}
 
-	// Consent: always for tenants that are not first-party, and whenever
-	// prompt=consent. A public client whose redirect URI is not https (a
-	// native app's private-use scheme, a loopback port) cannot prove it is
-	// the app the user approved before — any app can claim its scheme and
-	// client_id — so the user confirms within this very flow (RFC 8252 §8.6,
-	// RFC 6749 §10.2).
 	scopes := ar.GetRequestedScopes()
-	unassured := client.IsPublic() && ar.GetRedirectURI().Scheme != "https"
-	freshConsent := slices.Contains(prompt, "consent") || unassured
-	if !client.FirstParty || freshConsent {
-		notBefore := time.Time{}
-		if freshConsent {
-			notBefore = requestedAt
-		}
+	if ask, notBefore := consentRule(client, ar.GetRedirectURI().Scheme, prompt, requestedAt); ask {
 		has := false
-		if !freshConsent || rs.resumed {
+		if notBefore.IsZero() || rs.resumed {
 			has, err = p.idp.HasConsent(ctx, sess.Account.ID, client.ID, scopes, notBefore)
 			if err != nil {
 				p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
@@ -380,4 +347,52 @@ func registeredRedirect(raw string, c fosite.Client) bool {
 	}
 	ip := net.ParseIP(u.Hostname())
 	return ip != nil && ip.IsLoopback()
+}
+
+// loginReason says why an authorization request needs a (new) sign-in,
+// or "" when the browser's session will do: no session; prompt=login or
+// max_age (OIDC Core §3.1.2.1), unless the session began after the
+// request was first seen (the sign-in it sent the browser to); a second
+// factor the tenant requires or the request asks for (acr_values) that
+// the session lacks (the login then asks for it, or enrols one).
+func loginReason(sess *idp.Session, form url.Values, rs resumeState, wantMFA bool, now time.Time) string {
+	if sess == nil {
+		return "no session"
+	}
+	authTime := sess.Row.AuthTime.UTC()
+	// Strictly later: a session from the same millisecond as the request
+	// may predate it, and then it is not a new sign-in.
+	fresh := rs.resumed && authTime.After(rs.at)
+	if slices.Contains(strings.Fields(form.Get("prompt")), "login") && !fresh {
+		return "prompt=login"
+	}
+	if ma := form.Get("max_age"); ma != "" && !fresh {
+		secs, _ := strconv.ParseInt(ma, 10, 64)
+		if now.Sub(authTime) > time.Duration(secs)*time.Second {
+			return "max_age"
+		}
+	}
+	if wantMFA && !slices.Contains(sess.AMR(), "mfa") {
+		return "second factor"
+	}
+	return ""
+}
+
+// consentRule says whether the user's consent is needed, and from when a
+// stored one counts (zero: any stored one). Consent is needed for tenants
+// that are not first-party, and whenever prompt=consent. A public client
+// whose redirect URI is not https (a native app's private-use scheme, a
+// loopback port) cannot prove it is the app the user approved before —
+// any app can claim its scheme and client_id — so the user confirms
+// within this very flow (RFC 8252 §8.6, RFC 6749 §10.2).
+func consentRule(client *storage.Client, redirectScheme string, prompt []string, requestedAt time.Time) (ask bool, notBefore time.Time) {
+	unassured := client.IsPublic() && redirectScheme != "https"
+	fresh := slices.Contains(prompt, "consent") || unassured
+	if client.FirstParty && !fresh {
+		return false, time.Time{}
+	}
+	if fresh {
+		return true, requestedAt
+	}
+	return true, time.Time{}
 }
