@@ -75,3 +75,29 @@ func TestConsentRule(t *testing.T) {
 		})
 	}
 }
+
+func TestLogoutConfirmation(t *testing.T) {
+	alice := &idp.Session{Account: &storage.Account{ID: "alice"}}
+	cases := []struct {
+		name      string
+		claims    *hintClaims
+		cur       *idp.Session
+		confirmed bool
+		want      logoutConfirm
+	}{
+		{"nobody signed in", nil, nil, false, confirmNone},
+		{"no hint: the user confirms", nil, alice, false, confirmSignedIn},
+		{"no hint, confirmed", nil, alice, true, confirmNone},
+		{"a hint for the signed-in user", &hintClaims{sub: "alice"}, alice, false, confirmNone},
+		{"a hint for someone else", &hintClaims{sub: "bob"}, alice, false, confirmSomeoneElse},
+		{"a hint for someone else, confirmed", &hintClaims{sub: "bob"}, alice, true, confirmNone},
+		{"a hint, nobody signed in", &hintClaims{sub: "bob"}, nil, false, confirmNone},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := logoutConfirmation(tc.claims, tc.cur, tc.confirmed); got != tc.want {
+				t.Errorf("logoutConfirmation = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/manam-id/manam/idp"
 	"github.com/manam-id/manam/storage"
 )
 
@@ -57,6 +58,11 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		t, err := p.tenants.Get(ctx, clientID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			p.log.ErrorContext(ctx, "logout failed", "request_id", RequestID(ctx), "err", err)
+			p.pages.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "Signing out is unavailable right now. Please try again in a moment.")
+			return
+		}
 		if err != nil || !slices.Contains(t.PostLogoutRedirectURIs, redirect) {
 			p.pages.Error(w, r, http.StatusBadRequest, "Invalid sign-out request", "post_logout_redirect_uri is not registered for this application.")
 			return
@@ -65,7 +71,8 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 
 	cur, _ := p.pages.CurrentSession(r)
 	confirmed := r.Method == http.MethodPost && r.PostForm.Get("confirm") == "yes" && p.pages.CSRF().Valid(r)
-	if claims == nil && cur != nil && !confirmed {
+	switch logoutConfirmation(claims, cur, confirmed) {
+	case confirmSignedIn:
 		hidden := map[string]string{}
 		for _, k := range []string{"client_id", "post_logout_redirect_uri", "state"} {
 			if v := r.Form.Get(k); v != "" {
@@ -78,9 +85,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 		}
 		p.pages.LogoutConfirm(w, r, "/oauth2/logout", email, hidden)
 		return
-	}
-	if claims != nil && cur != nil && cur.Account.ID != claims.sub && !confirmed {
-		// The hint names someone else: do not end this browser's session silently.
+	case confirmSomeoneElse:
 		p.pages.LogoutConfirm(w, r, "/oauth2/logout", "", map[string]string{"post_logout_redirect_uri": redirect, "state": state, "client_id": clientID})
 		return
 	}
@@ -107,6 +112,32 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 		u.RawQuery = q.Encode()
 	}
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// logoutConfirm is whether a sign-out is confirmed by the user first.
+type logoutConfirm int
+
+const (
+	confirmNone logoutConfirm = iota
+	// confirmSignedIn: no ID token hint, so the request may come from any
+	// page (OIDC RP-Initiated Logout §2): the signed-in user confirms.
+	confirmSignedIn
+	// confirmSomeoneElse: the hint names another account than the
+	// browser's: its session is not ended silently.
+	confirmSomeoneElse
+)
+
+// logoutConfirmation decides whether a sign-out asks the user first.
+func logoutConfirmation(claims *hintClaims, cur *idp.Session, confirmed bool) logoutConfirm {
+	switch {
+	case confirmed || cur == nil:
+		return confirmNone
+	case claims == nil:
+		return confirmSignedIn
+	case cur.Account.ID != claims.sub:
+		return confirmSomeoneElse
+	}
+	return confirmNone
 }
 
 type hintClaims struct {
