@@ -75,7 +75,7 @@ type cmdEnv struct {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	e := &cmdEnv{ctx: ctx, getenv: getenv, out: stdout, errw: stderr}
 	err := e.dispatch(args)
-	if err == nil {
+	if err == nil || errors.Is(err, errHelped) {
 		return 0
 	}
 	fmt.Fprintln(stderr, "manam:", strings.TrimPrefix(err.Error(), "usage: "))
@@ -85,32 +85,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return 1
 }
 
+// commands are manam's subcommands (the usage text above lists their flags).
+var commands = []struct {
+	name string
+	run  func(*cmdEnv, []string) error
+}{
+	{"serve", (*cmdEnv).serve},
+	{"migrate", (*cmdEnv).migrate},
+	{"gc", (*cmdEnv).gc},
+	{"tenant", (*cmdEnv).tenant},
+	{"user", (*cmdEnv).user},
+	{"keys", (*cmdEnv).keysCmd},
+	{"healthcheck", (*cmdEnv).healthcheck},
+}
+
 func (e *cmdEnv) dispatch(args []string) error {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
-	switch cmd {
-	case "serve":
-		return e.serve(args)
-	case "migrate":
-		return e.migrate(args)
-	case "gc":
-		return e.gc(args)
-	case "tenant":
-		return e.tenant(args)
-	case "user":
-		return e.user(args)
-	case "keys":
-		return e.keysCmd(args)
-	case "healthcheck":
-		return e.healthcheck(args)
-	case "help", "-h", "--help":
+	if cmd == "help" || len(args) > 0 && cmd == "serve" && (args[0] == "-h" || args[0] == "--help") {
 		fmt.Fprint(e.out, usage)
 		return nil
-	default:
-		return fmt.Errorf("%w: unknown command %q (see manam help)", errUsage, cmd)
 	}
+	for _, c := range commands {
+		if c.name == cmd {
+			return c.run(e, args)
+		}
+	}
+	return fmt.Errorf("%w: unknown command %q (see manam help)", errUsage, cmd)
 }
 
 // newFlags is a flag set with every setting's flag and --config.
@@ -131,7 +134,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
+			return nil, fmt.Errorf("%w: %s: %w", errUsage, fs.Name(), err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -142,6 +145,22 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parse is parse, where -h or --help prints the command's flags (errHelped).
+func (e *cmdEnv) parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	pos, err := parse(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(e.out, "Usage of manam %s (every MANAM_* setting also has its flag):\n", fs.Name())
+		fs.SetOutput(e.out)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+		return nil, errHelped
+	}
+	return pos, err
+}
+
+// errHelped: -h printed a command's flags; nothing more to do.
+var errHelped = errors.New("help printed")
+
 // open loads the configuration and opens the app.
 func (e *cmdEnv) open(fs *flag.FlagSet) (*app, error) {
 	cfg, err := loadConfig(fs, e.getenv)
@@ -151,9 +170,29 @@ func (e *cmdEnv) open(fs *flag.FlagSet) (*app, error) {
 	return openApp(e.ctx, cfg, cfg.logger(e.errw))
 }
 
+// withApp opens the app with the configuration fs and the environment
+// give, runs fn with it, and closes it.
+func (e *cmdEnv) withApp(fs *flag.FlagSet, fn func(a *app) error) error {
+	a, err := e.open(fs)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(a)
+}
+
+// noArgs parses a command that takes flags only.
+func (e *cmdEnv) noArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := e.parse(fs, args)
+	if err == nil && len(pos) > 0 {
+		err = fmt.Errorf("%w: %s: unexpected arguments %q", errUsage, fs.Name(), pos)
+	}
+	return err
+}
+
 func (e *cmdEnv) serve(args []string) error {
 	fs := newFlags("serve")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := e.parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(fs, e.getenv)
@@ -165,42 +204,36 @@ func (e *cmdEnv) serve(args []string) error {
 
 func (e *cmdEnv) migrate(args []string) error {
 	fs := newFlags("migrate")
-	if _, err := parse(fs, args); err != nil {
+	if err := e.noArgs(fs, args); err != nil {
 		return err
 	}
-	a, err := e.open(fs)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	v, err := a.db.CurrentVersion(e.ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.out, "schema at version %d\n", v)
-	return nil
+	return e.withApp(fs, func(a *app) error {
+		v, err := a.db.CurrentVersion(e.ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.out, "schema at version %d\n", v)
+		return nil
+	})
 }
 
 func (e *cmdEnv) gc(args []string) error {
 	fs := newFlags("gc")
-	if _, err := parse(fs, args); err != nil {
+	if err := e.noArgs(fs, args); err != nil {
 		return err
 	}
-	a, err := e.open(fs)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	km, err := a.keys(e.ctx)
-	if err != nil {
-		return err
-	}
-	n, err := a.sweep(e.ctx, provider.NewStore(a.db), km)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.out, "deleted %d expired rows\n", n)
-	return nil
+	return e.withApp(fs, func(a *app) error {
+		km, err := a.keys(e.ctx)
+		if err != nil {
+			return err
+		}
+		n, err := a.sweep(e.ctx, provider.NewStore(a.db), km)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.out, "deleted %d expired rows\n", n)
+		return nil
+	})
 }
 
 // printJSON writes one JSON value.
@@ -284,7 +317,7 @@ func (e *cmdEnv) tenant(args []string) error {
 	sub, args := args[0], args[1:]
 	fs := newFlags("tenant " + sub)
 	tf := addTenantFlags(fs)
-	pos, err := parse(fs, args)
+	pos, err := e.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -292,11 +325,11 @@ func (e *cmdEnv) tenant(args []string) error {
 	if needID && len(pos) != 1 || !needID && len(pos) != 0 {
 		return fmt.Errorf("%w: tenant %s: unexpected arguments %q", errUsage, sub, pos)
 	}
-	a, err := e.open(fs)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+	return e.withApp(fs, func(a *app) error { return e.tenantOn(a, sub, tf, fs, pos) })
+}
+
+// tenantOn runs a tenant subcommand on the open app.
+func (e *cmdEnv) tenantOn(a *app, sub string, tf *tenantFlags, fs *flag.FlagSet, pos []string) error {
 	adm := provider.NewAdmin(a.db, a.secret)
 	ctx := e.ctx
 	switch sub {
@@ -474,7 +507,7 @@ func (e *cmdEnv) user(args []string) error {
 	passwordEnv := fs.String("password-env", "", "read the password from this environment variable")
 	name := fs.String("name", "", "display name")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args[1:])
+	pos, err := e.parse(fs, args[1:])
 	if err != nil {
 		return err
 	}
@@ -489,17 +522,19 @@ func (e *cmdEnv) user(args []string) error {
 			return fmt.Errorf("%w: user create: the environment variable %s is empty or unset", errUsage, *passwordEnv)
 		}
 	}
-	a, err := e.open(fs)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+	return e.withApp(fs, func(a *app) error {
+		return e.userCreate(a, idp.NewAccount{Email: *email, Mobile: *mobile, MobileSeed: a.cfg.DefaultCountryCode,
+			Password: *password, Name: *name, EmailVerified: true, MobileVerified: true}, *asJSON)
+	})
+}
+
+// userCreate creates an account (confirmed) on the open app.
+func (e *cmdEnv) userCreate(a *app, in idp.NewAccount, asJSON bool) error {
 	svc, err := a.idp(nil)
 	if err != nil {
 		return err
 	}
-	acct, err := svc.CreateAccount(e.ctx, idp.NewAccount{Email: *email, Mobile: *mobile, MobileSeed: a.cfg.DefaultCountryCode,
-		Password: *password, Name: *name, EmailVerified: true, MobileVerified: true})
+	acct, err := svc.CreateAccount(e.ctx, in)
 	if errors.Is(err, idp.ErrExists) {
 		return fmt.Errorf("%w: an account with that e-mail or mobile number exists", errUsage)
 	}
@@ -516,7 +551,7 @@ func (e *cmdEnv) user(args []string) error {
 		out["mobile"], out["mobile_verified"] = *acct.Mobile, acct.MobileVerified
 		who = append(who, *acct.Mobile)
 	}
-	if *asJSON {
+	if asJSON {
 		return e.printJSON(out)
 	}
 	fmt.Fprintf(e.out, "account %s created for %s (confirmed)\n", acct.ID, strings.Join(who, " and "))
@@ -532,40 +567,40 @@ func (e *cmdEnv) keysCmd(args []string) error {
 	alg := fs.String("alg", "", "RS256 or ES256 (rotate)")
 	now := fs.Bool("now", false, "sign with the new key at once instead of after the propagation delay (rotate; emergencies)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args[1:]); err != nil {
+	if _, err := e.parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if sub != "rotate" && (*alg != "" || *now) {
 		return fmt.Errorf("%w: --alg and --now are for keys rotate", errUsage)
 	}
-	a, err := e.open(fs)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+	return e.withApp(fs, func(a *app) error { return e.keysOn(a, sub, *alg, *now, *asJSON) })
+}
+
+// keysOn runs a keys subcommand on the open app.
+func (e *cmdEnv) keysOn(a *app, sub, alg string, now, asJSON bool) error {
 	km, err := a.keys(e.ctx)
 	if err != nil {
 		return err
 	}
 	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	if sub == "rotate" {
-		if *alg != "" && *alg != "RS256" && *alg != "ES256" {
+		if alg != "" && alg != "RS256" && alg != "ES256" {
 			return fmt.Errorf("%w: --alg must be RS256 or ES256", errUsage)
 		}
 		rotate := km.Rotate
-		if *now {
+		if now {
 			rotate = km.RotateNow
 		}
-		k, err := rotate(e.ctx, *alg)
+		k, err := rotate(e.ctx, alg)
 		if err != nil {
 			return err
 		}
 		retainedUntil := k.CreatedAt.Add(km.Retention())
-		if *asJSON {
+		if asJSON {
 			return e.printJSON(map[string]any{"kid": k.KID, "alg": k.Alg, "state": km.State(k),
 				"activates_at": stamp(k.ActivatesAt), "previous_published_until": stamp(retainedUntil)})
 		}
-		if *now {
+		if now {
 			fmt.Fprintf(e.out, "new active key %s (%s); running servers use it within %s (--now: they sign with the previous key until they reload)\n",
 				k.KID, k.Alg, a.cfg.KeyRefresh)
 		} else {
@@ -600,7 +635,7 @@ func (e *cmdEnv) keysCmd(args []string) error {
 		}
 		out = append(out, r)
 	}
-	if *asJSON {
+	if asJSON {
 		return e.printJSON(out)
 	}
 	var rows [][]string
@@ -617,7 +652,7 @@ func (e *cmdEnv) keysCmd(args []string) error {
 // healthcheck asks the server on MANAM_ADDR (on loopback) whether it is ready.
 func (e *cmdEnv) healthcheck(args []string) error {
 	fs := newFlags("healthcheck")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := e.parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(fs, e.getenv)
@@ -649,7 +684,7 @@ func (e *cmdEnv) healthcheck(args []string) error {
 func (e *cmdEnv) userImport(args []string) error {
 	fs := newFlags("user import")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args)
+	pos, err := e.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -665,11 +700,11 @@ func (e *cmdEnv) userImport(args []string) error {
 		defer f.Close()
 		in = f
 	}
-	a, err := e.open(fs)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+	return e.withApp(fs, func(a *app) error { return e.importFrom(a, in, pos[0], *asJSON) })
+}
+
+// importFrom imports the JSON lines of in on the open app.
+func (e *cmdEnv) importFrom(a *app, in io.Reader, name string, asJSON bool) error {
 	svc, err := a.idp(nil)
 	if err != nil {
 		return err
@@ -709,9 +744,9 @@ func (e *cmdEnv) userImport(args []string) error {
 		imported++
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading %s: %w", pos[0], err)
+		return fmt.Errorf("reading %s: %w", name, err)
 	}
-	if *asJSON {
+	if asJSON {
 		if failed == nil {
 			failed = []failure{}
 		}
