@@ -116,8 +116,7 @@ func (p *Pages) afterAccountChange(w http.ResponseWriter, r *http.Request, err e
 	case errors.As(err, &fe):
 		p.account(w, r, http.StatusBadRequest, fe, "")
 	case err != nil:
-		p.log.ErrorContext(r.Context(), "account change failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
+		p.failed(w, r, "account change failed", err)
 	default:
 		http.Redirect(w, r, "/account?done="+done, http.StatusSeeOther)
 	}
@@ -169,8 +168,7 @@ func (p *Pages) AccountEmailConfirm(w http.ResponseWriter, r *http.Request) {
 		p.message(w, r, http.StatusBadRequest, map[string]any{"Title": p.t(r, "Link no longer valid"),
 			"Message": p.t(r, "This link was already used or has expired. Ask for a new one."), "LinkURL": "/account", "LinkText": p.t(r, "Your account")})
 	case err != nil:
-		p.log.ErrorContext(r.Context(), "e-mail change failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
+		p.failed(w, r, "e-mail change failed", err)
 	default:
 		p.message(w, r, http.StatusOK, map[string]any{"Title": p.t(r, "Address confirmed"),
 			"Message": p.t(r, "Your e-mail address %s is confirmed.", *acct.Email), "LinkURL": "/account", "LinkText": p.t(r, "Your account")})

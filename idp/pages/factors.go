@@ -66,12 +66,6 @@ func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, acct *storage.A
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-func (p *Pages) unavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
-	p.observe("error")
-	p.log.ErrorContext(r.Context(), what, "err", err)
-	p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
-}
-
 // pending is the browser's half-done sign-in; without one, the browser is
 // sent back to the sign-in page and nil returned.
 func (p *Pages) pending(w http.ResponseWriter, r *http.Request, challenge string) *idp.Pending {

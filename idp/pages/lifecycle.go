@@ -104,8 +104,7 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "60")
 		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "Too many accounts were created from your network. Wait a few minutes and try again.")
 	case err != nil:
-		p.log.ErrorContext(r.Context(), "registration failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "Registration is unavailable right now. Please try again in a moment.")
+		p.outageError(w, r, err, "Unavailable", "Registration is unavailable right now. Please try again in a moment.", "registration failed")
 	case !strings.Contains(email, "@"):
 		// A mobile number: the code comes by SMS (the same page whether or
 		// not the number already had an account).
@@ -127,8 +126,7 @@ func (p *Pages) Confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		p.log.ErrorContext(r.Context(), "confirmation failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "Confirmation is unavailable right now. Please try again in a moment.")
+		p.outageError(w, r, err, "Unavailable", "Confirmation is unavailable right now. Please try again in a moment.", "confirmation failed")
 		return
 	}
 	p.finished(w, r, challenge, p.t(r, "Address confirmed"), p.t(r, "Your e-mail address %s is confirmed.", *acct.Email), true)
@@ -142,8 +140,7 @@ func (p *Pages) Resend(w http.ResponseWriter, r *http.Request) {
 	challenge, _ := p.flowOf(r)
 	email := r.PostFormValue("email")
 	if err := p.svc.ResendConfirmation(r.Context(), email, p.links(r, challenge)); err != nil {
-		p.log.ErrorContext(r.Context(), "resending the confirmation failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
+		p.failed(w, r, "resending the confirmation failed", err)
 		return
 	}
 	p.message(w, r, http.StatusOK, map[string]any{"Title": p.t(r, "Check your e-mail"),
@@ -179,8 +176,7 @@ func (p *Pages) Recover(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		p.log.ErrorContext(r.Context(), "recovery request failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
+		p.failed(w, r, "recovery request failed", err)
 		return
 	}
 	if !strings.Contains(email, "@") {
@@ -246,8 +242,7 @@ func (p *Pages) afterReset(w http.ResponseWriter, r *http.Request, err error, da
 		p.message(w, r, http.StatusBadRequest, map[string]any{"Title": p.t(r, "Link no longer valid"),
 			"Message": p.t(r, "This link was already used or has expired. Ask for a new one."), "LinkURL": "/recover", "LinkText": p.t(r, "Reset my password")})
 	case err != nil:
-		p.log.ErrorContext(r.Context(), "password reset failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
+		p.failed(w, r, "password reset failed", err)
 	default:
 		p.ClearSessionCookie(w)
 		p.finished(w, r, challenge, p.t(r, "Password changed"), p.t(r, "Your password is changed, and you are signed out everywhere."), false)
@@ -267,8 +262,7 @@ func (p *Pages) ConfirmSMS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		p.log.ErrorContext(r.Context(), "SMS confirmation failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "Confirmation is unavailable right now. Please try again in a moment.")
+		p.outageError(w, r, err, "Unavailable", "Confirmation is unavailable right now. Please try again in a moment.", "SMS confirmation failed")
 		return
 	}
 	p.finished(w, r, challenge, p.t(r, "Number confirmed"), p.t(r, "Your mobile number %s is confirmed.", *acct.Mobile), true)
@@ -282,8 +276,7 @@ func (p *Pages) ResendSMS(w http.ResponseWriter, r *http.Request) {
 	challenge, _ := p.flowOf(r)
 	mobile := r.PostFormValue("mobile")
 	if err := p.svc.ResendCode(r.Context(), mobile, p.links(r, challenge)); err != nil {
-		p.log.ErrorContext(r.Context(), "resending the code failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
+		p.failed(w, r, "resending the code failed", err)
 		return
 	}
 	p.codePage(w, r, http.StatusOK, mobile, challenge, "", true)

@@ -197,6 +197,33 @@ func (p *Pages) Error(w http.ResponseWriter, r *http.Request, status int, title,
 	p.render(w, r, status, "error.html", map[string]any{"Title": p.t(r, title), "Message": p.t(r, message, args...), "RequestID": w.Header().Get("X-Request-Id")})
 }
 
+// The 503 pages: the failure goes to the log (what failed, the error,
+// attrs), the user is told to try again and nothing more (docs/design.md,
+// "Honest answers during an outage").
+
+// unavailable answers a sign-in that failed, counted as an error.
+func (p *Pages) unavailable(w http.ResponseWriter, r *http.Request, what string, err error, attrs ...any) {
+	p.observe("error")
+	p.signInUnavailable(w, r, what, err, attrs...)
+}
+
+// signInUnavailable answers a failure on the way to or from a sign-in.
+func (p *Pages) signInUnavailable(w http.ResponseWriter, r *http.Request, what string, err error, attrs ...any) {
+	p.outageError(w, r, err, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.", what, attrs...)
+}
+
+// failed answers a failure of any other page.
+func (p *Pages) failed(w http.ResponseWriter, r *http.Request, what string, err error) {
+	p.outageError(w, r, err, "Unavailable", "This is unavailable right now. Please try again in a moment.", what)
+}
+
+// outageError is Error for a failure of the service, with the page's own
+// title and message: err is logged as what failed, with attrs.
+func (p *Pages) outageError(w http.ResponseWriter, r *http.Request, err error, title, message, what string, attrs ...any) {
+	p.log.ErrorContext(r.Context(), what, append(attrs, "err", err)...)
+	p.Error(w, r, http.StatusServiceUnavailable, title, message)
+}
+
 // LogoutConfirm renders the "sign out?" form posting to action with hidden fields.
 func (p *Pages) LogoutConfirm(w http.ResponseWriter, r *http.Request, action, email string, hidden map[string]string) {
 	p.render(w, r, http.StatusOK, "logout.html", map[string]any{"Title": "Sign out", "Action": action, "Email": email, "Hidden": hidden, "CSRF": p.csrf.Token(w, r)})
@@ -253,9 +280,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		p.observe("error")
-		p.log.ErrorContext(r.Context(), "login failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
+		p.unavailable(w, r, "login failed", err)
 		return
 	}
 	p.SignedIn(w, r, acct, []string{"pwd"}, r.PostFormValue("remember") == "1", challenge, info)
@@ -280,9 +305,7 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, acct *stora
 	}
 	token, _, err := p.svc.StartSession(r.Context(), acct, amr, remember)
 	if err != nil {
-		p.observe("error")
-		p.log.ErrorContext(r.Context(), "session start failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
+		p.unavailable(w, r, "session start failed", err)
 		return
 	}
 	p.observe("success")
@@ -381,8 +404,7 @@ func (p *Pages) Consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := p.svc.GrantConsent(r.Context(), sess.Account.ID, info.ClientID, info.Scopes); err != nil {
-		p.log.ErrorContext(r.Context(), "saving consent failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This service is unavailable right now. Please try again in a moment.")
+		p.outageError(w, r, err, "Unavailable", "This service is unavailable right now. Please try again in a moment.", "saving consent failed")
 		return
 	}
 	http.Redirect(w, r, info.ResumeURL, http.StatusSeeOther)
