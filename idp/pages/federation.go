@@ -328,9 +328,9 @@ func (p *Pages) UpstreamLink(w http.ResponseWriter, r *http.Request) {
 			name = c.Name()
 		}
 	}
-	data := map[string]any{"Title": "Link your account", "Email": pending.Email, "Upstream": name}
+	data := &linkPage{page: page{Title: "Link your account"}, Email: pending.Email, Upstream: name}
 	if r.Method == http.MethodGet {
-		data["CSRF"] = p.csrf.Token(w, r)
+		data.CSRF = p.csrf.Token(w, r)
 		p.render(w, r, http.StatusOK, "link.html", data)
 		return
 	}
@@ -349,8 +349,8 @@ func (p *Pages) UpstreamLink(w http.ResponseWriter, r *http.Request) {
 		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "There were too many failed sign-ins from your network. Wait a few minutes and try again.")
 	case errors.Is(err, idp.ErrInvalidCredentials):
 		p.observe("invalid")
-		data["CSRF"] = p.csrf.Token(w, r)
-		data["Error"] = "Wrong password."
+		data.CSRF = p.csrf.Token(w, r)
+		data.Error = "Wrong password."
 		p.render(w, r, http.StatusUnauthorized, "link.html", data)
 	case errors.Is(err, idp.ErrLinkExpired):
 		p.clearLinkCookie(w)
