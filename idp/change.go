@@ -5,44 +5,72 @@ import (
 	"crypto/hmac"
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/manam-id/manam/idp/i18n"
 	"github.com/manam-id/manam/storage"
 )
-
-// IdentifierStore changes an account's e-mail or mobile once the new one is proved.
-type IdentifierStore interface {
-	ChangeEmail(ctx context.Context, accountID, email string) error
-	ChangeMobile(ctx context.Context, accountID, mobile string) error
-}
 
 const (
 	purposeChangeEmail  = "change_email"
 	purposeChangeMobile = "change_mobile"
 )
 
-// proveOwner checks a signed-in user's current password before a change
-// of identifier; a wrong one counts towards the lockout, like a sign-in.
-func (s *Service) proveOwner(ctx context.Context, a *storage.Account, password string) error {
-	if a.LockedUntil != nil && s.now().Before(*a.LockedUntil) {
-		// As at sign-in: no guess is checked, or counted, while locked.
-		return FieldErrors{"current_password": "Too many attempts. Wait a few minutes and try again."}
+// ChangePassword sets a new password for a signed-in user who proves the
+// current one. A wrong current password counts towards the lockout like a
+// failed sign-in. Every other session of the account and all its tokens
+// end; the session that made the change stays.
+func (s *Lifecycle) ChangePassword(ctx context.Context, sess *Session, current, password, confirm string) error {
+	if s.life == nil || s.life.Revoker == nil || s.life.Sessions == nil {
+		return errors.New("idp: password change is not configured")
 	}
-	ok, _, err := s.pw.Verify(ctx, a.PasswordHash, password)
-	if err != nil && !errors.Is(err, ErrHashFormat) {
+	a, err := s.accounts.AccountByID(ctx, sess.Account.ID)
+	if err != nil {
 		return err
 	}
-	if !ok {
-		if _, err := s.accounts.RecordLoginFailure(ctx, a.ID, s.now(), s.lockoutPolicy()); err != nil {
-			return err
-		}
-		return FieldErrors{"current_password": "This is not your current password."}
+	if err := s.proveOwner(ctx, a, current); err != nil {
+		return err
 	}
-	return nil
+	email := ""
+	if a.Email != nil {
+		email = *a.Email
+	}
+	fe := FieldErrors{}
+	if msg := CheckPassword(password, email); msg != "" {
+		fe["password"] = msg
+	} else if password != confirm {
+		fe["password_confirm"] = "The two passwords differ."
+	} else if password == current {
+		fe["password"] = "Choose a password different from the current one."
+	}
+	if len(fe) > 0 {
+		return fe
+	}
+	return s.replacePassword(ctx, a, sess, password)
 }
 
-func (s *Service) identifiers() (IdentifierStore, CodeStore, error) {
+// replacePassword stores a checked new password for a signed-in account:
+// every other session of the account and all its tokens end, in the same
+// transaction.
+func (s *Lifecycle) replacePassword(ctx context.Context, a *storage.Account, sess *Session, password string) error {
+	hash, err := s.pw.Hash(ctx, password) // outside the transaction: it is slow
+	if err != nil {
+		return err
+	}
+	return s.life.InTx(ctx, func(ctx context.Context) error {
+		if err := s.accounts.SetPasswordHash(ctx, a.ID, hash); err != nil {
+			return err
+		}
+		if err := s.life.Sessions.DeleteSessionsOf(ctx, a.ID, sess.Row.ID); err != nil {
+			return err
+		}
+		if err := s.voidCredentialLinks(ctx, a.ID); err != nil {
+			return err
+		}
+		return s.life.Revoker.RevokeSubject(ctx, a.ID)
+	})
+}
+
+func (s *Lifecycle) identifiers() (IdentifierStore, CodeStore, error) {
 	if s.life == nil {
 		return nil, nil, errors.New("idp: changing identifiers is not configured")
 	}
@@ -59,7 +87,7 @@ func (s *Service) identifiers() (IdentifierStore, CodeStore, error) {
 // when it is opened (ConfirmEmailChange). An address another account has
 // gets a mail saying so instead, and the caller the same answer. Problems
 // come back as FieldErrors ("email", "current_password").
-func (s *Service) RequestEmailChange(ctx context.Context, sess *Session, newEmail, password string, links Links) error {
+func (s *Lifecycle) RequestEmailChange(ctx context.Context, sess *Session, newEmail, password string, links Links) error {
 	if _, _, err := s.identifiers(); err != nil {
 		return err
 	}
@@ -113,7 +141,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, sess *Session, newEmai
 // ConfirmEmailChange completes an e-mail change with the link's token: the
 // new address becomes the account's (confirmed), and the old one is told.
 // A bad token is ErrInvalidToken; an address taken meanwhile, ErrExists.
-func (s *Service) ConfirmEmailChange(ctx context.Context, token string, links Links) (*storage.Account, error) {
+func (s *Lifecycle) ConfirmEmailChange(ctx context.Context, token string, links Links) (*storage.Account, error) {
 	ids, _, err := s.identifiers()
 	if err != nil {
 		return nil, err
@@ -169,7 +197,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string, links Li
 // new number, for ConfirmMobileChange. A number another account has gets
 // an SMS saying so instead, and the caller the same answer. Problems come
 // back as FieldErrors ("new_mobile", "current_password").
-func (s *Service) RequestMobileChange(ctx context.Context, sess *Session, newMobile, password string, links Links) (string, error) {
+func (s *Lifecycle) RequestMobileChange(ctx context.Context, sess *Session, newMobile, password string, links Links) (string, error) {
 	if _, _, err := s.identifiers(); err != nil {
 		return "", err
 	}
@@ -231,7 +259,7 @@ func (s *Service) RequestMobileChange(ctx context.Context, sess *Session, newMob
 // number becomes the account's (confirmed). Five wrong codes end the code;
 // a wrong, used or expired one is ErrInvalidToken, a number taken
 // meanwhile ErrExists.
-func (s *Service) ConfirmMobileChange(ctx context.Context, sess *Session, code string) (*storage.Account, error) {
+func (s *Lifecycle) ConfirmMobileChange(ctx context.Context, sess *Session, code string) (*storage.Account, error) {
 	ids, cs, err := s.identifiers()
 	if err != nil {
 		return nil, err
@@ -260,34 +288,4 @@ func (s *Service) ConfirmMobileChange(ctx context.Context, sess *Session, code s
 		return nil, err
 	}
 	return s.accounts.AccountByID(ctx, sess.Account.ID)
-}
-
-// FactorReauthMaxAge is how recent a sign-in must be to set up a second
-// factor from the account page, for an account that has no password to
-// confirm (one made through an upstream provider).
-const FactorReauthMaxAge = 10 * time.Minute
-
-// ProveFactorChange is the re-authentication before a signed-in user sets
-// up a second factor from the account page (NIST SP 800-63B §6.1.2.1): a
-// stolen session cookie must not be enough to bind the attacker's
-// authenticator to the account and, by ending the other sessions, lock the
-// owner out. It takes the current password (a wrong one counts towards
-// the lockout, like a sign-in) or, for an account without a password, a
-// sign-in less than FactorReauthMaxAge old. Failures come back as
-// FieldErrors{"current_password": …}.
-func (s *Service) ProveFactorChange(ctx context.Context, sess *Session, password string) error {
-	if sess == nil || sess.Row == nil || sess.Account == nil {
-		return ErrNoSession
-	}
-	a, err := s.accounts.AccountByID(ctx, sess.Account.ID)
-	if err != nil {
-		return err
-	}
-	if HasPassword(a) {
-		return s.proveOwner(ctx, a, password)
-	}
-	if age := s.now().Sub(sess.Row.AuthTime); age > FactorReauthMaxAge || age < -time.Minute {
-		return FieldErrors{"current_password": "Sign in again to set up two-step verification."}
-	}
-	return nil
 }

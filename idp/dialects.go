@@ -17,7 +17,7 @@ var ErrStaleSession = errors.New("idp: the sign-in is too old for this change wi
 // for the current password and uses ChangePassword). Otherwise it is
 // ChangePassword: policy problems are FieldErrors and change nothing;
 // every other session of the account and all its tokens end.
-func (s *Service) ChangePasswordRecent(ctx context.Context, sess *Session, maxAge time.Duration, password, confirm string) error {
+func (s *Lifecycle) ChangePasswordRecent(ctx context.Context, sess *Session, maxAge time.Duration, password, confirm string) error {
 	if s.life == nil || s.life.Revoker == nil || s.life.Sessions == nil {
 		return errors.New("idp: password change is not configured")
 	}

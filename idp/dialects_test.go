@@ -33,7 +33,7 @@ func TestChangePasswordRecent(t *testing.T) {
 			clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 			var rv revoked
 			svc, err := idp.New(idp.Config{}, idp.Deps{Accounts: a, Sessions: a, Consents: a, Passwords: pw, Now: clk.Now,
-				Lifecycle: &idp.Lifecycle{Store: a, Outbox: storage.NewOutbox(db), InTx: db.InTx, Revoker: &rv, Sessions: a}})
+				Lifecycle: &idp.LifecycleConfig{Store: a, Outbox: storage.NewOutbox(db), InTx: db.InTx, Revoker: &rv, Sessions: a}})
 			if err != nil {
 				t.Fatal(err)
 			}

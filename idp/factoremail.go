@@ -27,7 +27,7 @@ var ErrNoEmail = errors.New("idp: the account has no e-mail address")
 
 // NeedsFactorEmail tells whether enrolling a second factor through the
 // tenant needs the e-mail step first.
-func (s *Service) NeedsFactorEmail(ctx context.Context, clientID string) bool {
+func (s *SecondFactors) NeedsFactorEmail(ctx context.Context, clientID string) bool {
 	return s.settings(ctx, clientID).MFAConfirmEmail
 }
 
@@ -37,7 +37,7 @@ func (s *Service) NeedsFactorEmail(ctx context.Context, clientID string) bool {
 // tenant's guarantee, that an enrolled factor comes with proof of the
 // mailbox, must hold whatever page the factor was set up on, and a factor
 // set up before the account ever used that tenant counts there too.
-func (s *Service) NeedsAccountFactorEmail(ctx context.Context, a *storage.Account) (bool, error) {
+func (s *SecondFactors) NeedsAccountFactorEmail(ctx context.Context, a *storage.Account) (bool, error) {
 	if a == nil || a.Email == nil {
 		return false, nil
 	}
@@ -55,7 +55,7 @@ func (s *Service) NeedsAccountFactorEmail(ctx context.Context, a *storage.Accoun
 // documented flow has the person type it): otherwise FieldErrors, and
 // nothing is sent. Links.FactorEmail builds the link. At most one a minute
 // and five a day (beyond that, quietly nothing, like every other mail).
-func (s *Service) SendFactorEmail(ctx context.Context, accountID, typed string, links Links) error {
+func (s *SecondFactors) SendFactorEmail(ctx context.Context, accountID, typed string, links Links) error {
 	if s.life == nil || links.FactorEmail == nil {
 		return errors.New("idp: mail is not configured")
 	}
@@ -96,7 +96,7 @@ func (s *Service) SendFactorEmail(ctx context.Context, accountID, typed string, 
 
 // ProveFactorEmail uses a link of SendFactorEmail, once: ErrInvalidToken
 // when it is unknown, used, expired or another account's.
-func (s *Service) ProveFactorEmail(ctx context.Context, accountID, token string) error {
+func (s *SecondFactors) ProveFactorEmail(ctx context.Context, accountID, token string) error {
 	if s.life == nil {
 		return errors.New("idp: mail is not configured")
 	}

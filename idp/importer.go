@@ -23,7 +23,7 @@ type ImportedAccount struct {
 
 // ImportAccount stores an account with its existing password hash.
 // Problems come back as FieldErrors; an address already present is ErrExists.
-func (s *Service) ImportAccount(ctx context.Context, in ImportedAccount) (*storage.Account, error) {
+func (s *Accounts) ImportAccount(ctx context.Context, in ImportedAccount) (*storage.Account, error) {
 	fe := FieldErrors{}
 	email, err := NormalizeEmail(in.Email)
 	if err != nil {

@@ -20,17 +20,16 @@ type MembershipStore interface {
 // only its members).
 var ErrNotMember = errors.New("idp: not a member of this tenant")
 
-func (s *Service) memberships() (MembershipStore, error) {
-	ms, ok := s.accounts.(MembershipStore)
-	if !ok {
+func (s *Accounts) memberships() (MembershipStore, error) {
+	if s.members == nil {
 		return nil, errors.New("idp: memberships are not configured")
 	}
-	return ms, nil
+	return s.members, nil
 }
 
 // Membership is an account's membership of a tenant: ErrNotMember when it
 // has none.
-func (s *Service) Membership(ctx context.Context, accountID, clientID string) (*storage.Membership, error) {
+func (s *Accounts) Membership(ctx context.Context, accountID, clientID string) (*storage.Membership, error) {
 	ms, err := s.memberships()
 	if err != nil {
 		return nil, err
@@ -49,7 +48,7 @@ const maxCustomFields = 50
 // fields into the tenant's custom fields about it. Keys are 1 to 64
 // characters and values at most 1,000 characters each when printed;
 // anything else is FieldErrors and changes nothing.
-func (s *Service) UpdateMembership(ctx context.Context, accountID, clientID string, role *string, fields map[string]any) error {
+func (s *Accounts) UpdateMembership(ctx context.Context, accountID, clientID string, role *string, fields map[string]any) error {
 	if fe := CheckMembership(role, fields); len(fe) > 0 {
 		return fe
 	}
@@ -94,7 +93,7 @@ const (
 )
 
 // Join makes the account a member of the tenant, if it is not one yet.
-func (s *Service) Join(ctx context.Context, accountID, clientID, via string) error {
+func (s *Accounts) Join(ctx context.Context, accountID, clientID, via string) error {
 	ms, err := s.memberships()
 	if err != nil {
 		return err
@@ -109,7 +108,7 @@ func (s *Service) Join(ctx context.Context, accountID, clientID, via string) err
 // SaveMemberProfile stores a member's profile together with the tenant's
 // role (nil: unchanged) and custom fields about it, in one transaction:
 // invalid input (FieldErrors) or a failure changes nothing.
-func (s *Service) SaveMemberProfile(ctx context.Context, accountID, clientID string, in ProfileInput, role *string, fields map[string]any) error {
+func (s *Accounts) SaveMemberProfile(ctx context.Context, accountID, clientID string, in ProfileInput, role *string, fields map[string]any) error {
 	name, p, fe := s.ParseProfile(in)
 	for k, v := range CheckMembership(role, fields) {
 		if fe == nil {
@@ -120,12 +119,11 @@ func (s *Service) SaveMemberProfile(ctx context.Context, accountID, clientID str
 	if len(fe) > 0 {
 		return fe
 	}
-	ps, ok := s.accounts.(ProfileStore)
-	if !ok {
+	if s.profiles == nil {
 		return errors.New("idp: profile changes are not configured")
 	}
 	return s.inTx(ctx, func(ctx context.Context) error {
-		if err := ps.UpdateProfile(ctx, accountID, name, p); err != nil {
+		if err := s.profiles.UpdateProfile(ctx, accountID, name, p); err != nil {
 			return err
 		}
 		if role == nil && len(fields) == 0 {

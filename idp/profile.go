@@ -99,7 +99,7 @@ func FormatBirthday(p storage.Profile) string {
 
 // ParseProfile validates every field and reports every problem together,
 // keyed by the form field's name.
-func (s *Service) ParseProfile(in ProfileInput) (string, storage.Profile, FieldErrors) {
+func (s *Accounts) ParseProfile(in ProfileInput) (string, storage.Profile, FieldErrors) {
 	fe := FieldErrors{}
 	var p storage.Profile
 	tr := strings.TrimSpace
@@ -186,14 +186,13 @@ type ProfileStore interface {
 
 // SaveProfile validates and stores a signed-in user's profile; invalid
 // input changes nothing and comes back as FieldErrors.
-func (s *Service) SaveProfile(ctx context.Context, accountID string, in ProfileInput) error {
+func (s *Accounts) SaveProfile(ctx context.Context, accountID string, in ProfileInput) error {
 	name, p, fe := s.ParseProfile(in)
 	if len(fe) > 0 {
 		return fe
 	}
-	ps, ok := s.accounts.(ProfileStore)
-	if !ok {
+	if s.profiles == nil {
 		return errors.New("idp: profile changes are not configured")
 	}
-	return ps.UpdateProfile(ctx, accountID, name, p)
+	return s.profiles.UpdateProfile(ctx, accountID, name, p)
 }

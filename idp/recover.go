@@ -11,16 +11,6 @@ import (
 	"github.com/manam-id/manam/storage"
 )
 
-// TokenRevoker ends every token of an account (storage.FositeStore).
-type TokenRevoker interface {
-	RevokeSubject(ctx context.Context, subject string) error
-}
-
-// SessionEnder ends an account's sign-in sessions.
-type SessionEnder interface {
-	DeleteSessionsOf(ctx context.Context, accountID, keep string) error
-}
-
 const purposeRecover = "recover"
 
 // recoverTTL is how long a recovery link works.
@@ -31,7 +21,7 @@ const recoverTTL = time.Hour
 // is the same in every case (no account enumeration). A mobile number
 // instead of an address gets a 6-digit code by SMS, for ResetWithCode.
 // Every request spends the registration budget of its end user (src).
-func (s *Service) RequestRecovery(ctx context.Context, email string, links Links, src Source) error {
+func (s *Lifecycle) RequestRecovery(ctx context.Context, email string, links Links, src Source) error {
 	links = s.forTenant(ctx, links)
 	if _, err := s.takeFor(ctx, s.throttles.register, src, s.identKey(email, "")); err != nil {
 		return err
@@ -63,30 +53,13 @@ func (s *Service) RequestRecovery(ctx context.Context, email string, links Links
 	return nil
 }
 
-// overLimit tells whether an account already had a link of this purpose
-// in the last minute, or five in the last day.
-func (s *Service) overLimit(ctx context.Context, accountID, purpose string) (bool, error) {
-	now := s.now()
-	for _, lim := range s.cfg.MessageLimits {
-		n, err := s.life.Store.CountConfirmations(ctx, accountID, purpose, now.Add(-lim.Within))
-		if err != nil {
-			return false, err
-		}
-		if n >= int64(lim.Max) {
-			s.log.InfoContext(ctx, "link refused: over the limit", "account", accountID, "purpose", purpose)
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
 // ResetPassword sets a new password with a recovery link's token. The
 // token is used once; the account's other sessions and all its tokens end
 // (a reset is what a user does when someone else may have the password),
 // its lockout is cleared, and its address counts as confirmed (the user
 // proved the mailbox). Password problems come back as FieldErrors without
 // using the token; a bad token is ErrInvalidToken.
-func (s *Service) ResetPassword(ctx context.Context, token, password, confirm string) (*storage.Account, error) {
+func (s *Lifecycle) ResetPassword(ctx context.Context, token, password, confirm string) (*storage.Account, error) {
 	if token == "" || len(token) > 100 {
 		return nil, ErrInvalidToken
 	}
@@ -131,7 +104,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, confirm st
 // finishReset sets a reset password (in the caller's transaction): the
 // lockout clears, the proved address is marked confirmed, and every
 // session and token of the account ends.
-func (s *Service) finishReset(ctx context.Context, a *storage.Account, hash string, markProved func() error) (*storage.Account, error) {
+func (s *Lifecycle) finishReset(ctx context.Context, a *storage.Account, hash string, markProved func() error) (*storage.Account, error) {
 	if err := s.accounts.SetPasswordHash(ctx, a.ID, hash); err != nil {
 		return nil, err
 	}
@@ -157,17 +130,12 @@ func (s *Service) finishReset(ctx context.Context, a *storage.Account, hash stri
 // is signed in to: a recovery link or code, a change of address or number.
 var credentialPurposes = []string{purposeRecover, purposeRecoverSMS, purposeChangeEmail, purposeChangeMobile}
 
-// ConfirmationVoider ends unused confirmations (storage.Accounts).
-type ConfirmationVoider interface {
-	VoidConfirmations(ctx context.Context, accountID string, purposes []string, now time.Time) error
-}
-
 // voidCredentialLinks ends the account's unused recovery links and codes
 // and pending changes of address, when its password changes (in the
 // caller's transaction): an e-mail change or a reset link that someone
 // else asked for must not survive the owner's reset, and a reset link
 // sent before must not undo the owner's new password.
-func (s *Service) voidCredentialLinks(ctx context.Context, accountID string, purposes ...string) error {
+func (s *Lifecycle) voidCredentialLinks(ctx context.Context, accountID string, purposes ...string) error {
 	v, ok := s.life.Store.(ConfirmationVoider)
 	if !ok {
 		return errors.New("idp: confirmations cannot be ended")
@@ -186,7 +154,7 @@ const (
 // recoverByMobile sends a reset code to the account with this number, if
 // there is one (confirmed or not: the code proves the number, as a link
 // proves a mailbox).
-func (s *Service) recoverByMobile(ctx context.Context, mobile string, links Links) error {
+func (s *Lifecycle) recoverByMobile(ctx context.Context, mobile string, links Links) error {
 	if len(s.life.CodeKey) == 0 {
 		return nil
 	}
@@ -230,7 +198,7 @@ func (s *Service) recoverByMobile(ctx context.Context, mobile string, links Link
 // towards the sign-in budget of the end user (src; ErrThrottled). Then, as
 // with a link, the account's sessions and tokens end and its lockout is
 // cleared, and the number counts as confirmed.
-func (s *Service) ResetWithCode(ctx context.Context, mobile, code, password, confirm string, src Source) (*storage.Account, error) {
+func (s *Lifecycle) ResetWithCode(ctx context.Context, mobile, code, password, confirm string, src Source) (*storage.Account, error) {
 	cs, ok := s.life.Store.(CodeStore)
 	if !ok || len(s.life.CodeKey) == 0 || s.life.Revoker == nil || s.life.Sessions == nil {
 		return nil, errors.New("idp: recovery by SMS is not configured")

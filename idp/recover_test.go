@@ -38,7 +38,7 @@ func TestRecovery(t *testing.T) {
 				rev := &recordingRevoker{}
 				o := storage.NewOutbox(db)
 				svc, err := idp.New(idp.Config{}, idp.Deps{Accounts: a, Sessions: a, Consents: a, Passwords: pw, Now: clk.Now,
-					Lifecycle: &idp.Lifecycle{Store: a, Outbox: o, InTx: db.InTx, Revoker: rev, Sessions: a}})
+					Lifecycle: &idp.LifecycleConfig{Store: a, Outbox: o, InTx: db.InTx, Revoker: rev, Sessions: a}})
 				if err != nil {
 					t.Fatal(err)
 				}

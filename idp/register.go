@@ -1,60 +1,15 @@
 package idp
 
 import (
-	"bytes"
 	"context"
-	"embed"
 	"errors"
-	"fmt"
-	htmltemplate "html/template"
 	"strings"
-	texttemplate "text/template"
 	"time"
 	"unicode/utf8"
 
 	"github.com/manam-id/manam/idp/i18n"
 	"github.com/manam-id/manam/storage"
 )
-
-// Errors of the account lifecycle.
-var (
-	// ErrInvalidToken: a confirmation link that is unknown, used or expired.
-	ErrInvalidToken = errors.New("idp: invalid or expired link")
-	// ErrUnconfirmed: the password was right but the e-mail is not confirmed yet.
-	ErrUnconfirmed = errors.New("idp: e-mail not confirmed")
-)
-
-// LifecycleStore is what registration and confirmation need beyond AccountStore.
-type LifecycleStore interface {
-	CreateConfirmation(ctx context.Context, c *storage.Confirmation) error
-	UseConfirmation(ctx context.Context, id, purpose string, now time.Time) (*storage.Confirmation, error)
-	CountConfirmations(ctx context.Context, accountID, purpose string, since time.Time) (int64, error)
-	MarkEmailVerified(ctx context.Context, accountID, email string) error
-}
-
-// Outbox takes messages to deliver, in the caller's transaction.
-type Outbox interface {
-	Enqueue(ctx context.Context, m *storage.OutboxMessage) error
-}
-
-// Lifecycle configures registration and confirmation.
-type Lifecycle struct {
-	Store LifecycleStore
-	Outbox
-	// InTx runs fn in one transaction: the account, its confirmation and
-	// the mail are written together or not at all.
-	InTx func(ctx context.Context, fn func(ctx context.Context) error) error
-	// Notify wakes the delivery worker after a commit (optional).
-	Notify func()
-	// ConfirmTTL is how long an e-mail link works (24 h).
-	ConfirmTTL time.Duration
-	// CodeKey keys the hash of SMS codes (derived from the system secret).
-	CodeKey []byte
-	// Revoker and Sessions end an account's tokens and sessions on a
-	// password reset.
-	Revoker  TokenRevoker
-	Sessions SessionEnder
-}
 
 // Registration is what a person fills in.
 type Registration struct {
@@ -77,17 +32,17 @@ type Registration struct {
 // joinRegistered makes a new account a member of the tenant it registered
 // through, with the registration's role and fields (in the caller's
 // transaction).
-func (s *Service) joinRegistered(ctx context.Context, a *storage.Account, in Registration) error {
+func (s *Lifecycle) joinRegistered(ctx context.Context, a *storage.Account, in Registration) error {
 	if in.ClientID == "" {
 		return nil
 	}
-	if err := s.Join(ctx, a.ID, in.ClientID, JoinedByRegistration); err != nil {
+	if err := s.members.Join(ctx, a.ID, in.ClientID, JoinedByRegistration); err != nil {
 		return err
 	}
 	if in.Role == nil && len(in.Fields) == 0 {
 		return nil
 	}
-	return s.UpdateMembership(ctx, a.ID, in.ClientID, in.Role, in.Fields)
+	return s.members.UpdateMembership(ctx, a.ID, in.ClientID, in.Role, in.Fields)
 }
 
 // Links builds the URLs that go into mail.
@@ -126,7 +81,7 @@ const purposeEmail = "email"
 // so instead, and the caller gets the same answer as for a new account (nil
 // account, nil error), so the form reveals nothing about who is registered.
 // Every registration spends the registration budget of its end user (src).
-func (s *Service) Register(ctx context.Context, in Registration, links Links, src Source) (*storage.Account, error) {
+func (s *Lifecycle) Register(ctx context.Context, in Registration, links Links, src Source) (*storage.Account, error) {
 	if links.ClientID == "" {
 		links.ClientID = in.ClientID
 	}
@@ -218,7 +173,7 @@ func (s *Service) Register(ctx context.Context, in Registration, links Links, sr
 }
 
 // sendConfirmation stores a new link token and queues its mail.
-func (s *Service) sendConfirmation(ctx context.Context, a *storage.Account, links Links) error {
+func (s *Lifecycle) sendConfirmation(ctx context.Context, a *storage.Account, links Links) error {
 	token := randomToken(32) // 256 bits
 	now := s.now().UTC()
 	if err := s.life.Store.CreateConfirmation(ctx, &storage.Confirmation{ID: hashToken(token), AccountID: a.ID, Purpose: purposeEmail,
@@ -231,7 +186,7 @@ func (s *Service) sendConfirmation(ctx context.Context, a *storage.Account, link
 
 // ConfirmEmail uses a link token: the account's address becomes verified.
 // An unknown, used or expired token is ErrInvalidToken.
-func (s *Service) ConfirmEmail(ctx context.Context, token string) (*storage.Account, error) {
+func (s *Lifecycle) ConfirmEmail(ctx context.Context, token string) (*storage.Account, error) {
 	a, _, err := s.ConfirmEmailFor(ctx, token)
 	return a, err
 }
@@ -239,7 +194,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, token string) (*storage.Acco
 // ConfirmEmailFor is ConfirmEmail that also says which tenant the link was
 // mailed for ("" for none): a tenant's surface signs the account in only
 // with a link of its own.
-func (s *Service) ConfirmEmailFor(ctx context.Context, token string) (*storage.Account, string, error) {
+func (s *Lifecycle) ConfirmEmailFor(ctx context.Context, token string) (*storage.Account, string, error) {
 	if token == "" || len(token) > 100 {
 		return nil, "", ErrInvalidToken
 	}
@@ -268,7 +223,7 @@ func (s *Service) ConfirmEmailFor(ctx context.Context, token string) (*storage.A
 // ResendConfirmation mails a new link to an unconfirmed account: at most
 // one a minute and five a day. It answers the same whether or not the
 // address has an account, is confirmed, or is over its limit.
-func (s *Service) ResendConfirmation(ctx context.Context, email string, links Links) error {
+func (s *Lifecycle) ResendConfirmation(ctx context.Context, email string, links Links) error {
 	links = s.forTenant(ctx, links)
 	a, err := s.accountFor(ctx, email)
 	if a == nil || err != nil || a.EmailVerified {
@@ -284,51 +239,9 @@ func (s *Service) ResendConfirmation(ctx context.Context, email string, links Li
 	return nil
 }
 
-func (s *Service) notify() {
-	if s.life != nil && s.life.Notify != nil {
-		s.life.Notify()
-	}
-}
-
-//go:embed mail/*.tmpl
-var mailFS embed.FS
-
-var (
-	mailText = texttemplate.Must(texttemplate.New("mail").Funcs(texttemplate.FuncMap{"t": i18n.T}).ParseFS(mailFS, "mail/*.txt.tmpl"))
-	mailHTML = htmltemplate.Must(htmltemplate.New("mail").Funcs(htmltemplate.FuncMap{"t": i18n.T}).ParseFS(mailFS, "mail/*.html.tmpl"))
-)
-
-// mail renders the named mail (its subject, text and HTML templates) and
-// queues it in the transaction in ctx.
-func (s *Service) mail(ctx context.Context, accountID, to, name string, data map[string]any) error {
-	if l, ok := data["Links"].(Links); ok {
-		data["Lang"], data["Dir"] = l.Lang, l.Lang.Dir()
-		if l.Lang == "" {
-			data["Lang"], data["Dir"] = i18n.EN, "ltr"
-		}
-	}
-	var subj, text, html bytes.Buffer
-	if err := mailText.ExecuteTemplate(&subj, name+".subject.txt.tmpl", data); err != nil {
-		return fmt.Errorf("idp: mail %s: %w", name, err)
-	}
-	if err := mailText.ExecuteTemplate(&text, name+".txt.tmpl", data); err != nil {
-		return fmt.Errorf("idp: mail %s: %w", name, err)
-	}
-	if err := mailHTML.ExecuteTemplate(&html, name+".html.tmpl", data); err != nil {
-		return fmt.Errorf("idp: mail %s: %w", name, err)
-	}
-	now := s.now().UTC()
-	from := ""
-	if l, ok := data["Links"].(Links); ok {
-		from = l.From
-	}
-	return s.life.Enqueue(ctx, &storage.OutboxMessage{ID: newID(), Channel: "mail", Recipient: to, From: from,
-		Subject: strings.TrimSpace(subj.String()), Text: text.String(), HTML: html.String(), CreatedAt: now, NextAttemptAt: now})
-}
-
 // accountFor finds the account a mailed link is for: nil (and no error)
 // for an invalid or unknown address, which callers answer like any other.
-func (s *Service) accountFor(ctx context.Context, email string) (*storage.Account, error) {
+func (s *Lifecycle) accountFor(ctx context.Context, email string) (*storage.Account, error) {
 	norm, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, nil
@@ -347,7 +260,7 @@ const purposeNotice = "exists"
 // that someone tried to register their address or number, and records
 // the notice: at most one a minute and five a day, as for links, so the
 // registration form cannot be used to bomb a mailbox or pump SMS.
-func (s *Service) noticeAllowed(ctx context.Context, accountID, target string) (bool, error) {
+func (s *Lifecycle) noticeAllowed(ctx context.Context, accountID, target string) (bool, error) {
 	if over, err := s.overLimit(ctx, accountID, purposeNotice); err != nil || over {
 		return false, err
 	}

@@ -55,7 +55,7 @@ func newLifecycle(t *testing.T, b storagetest.Backend) *lifecycleEnv {
 	clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	o := storage.NewOutbox(db)
 	svc, err := idp.New(idp.Config{}, idp.Deps{Accounts: a, Sessions: a, Consents: a, Passwords: pw, Now: clk.Now,
-		Lifecycle: &idp.Lifecycle{Store: a, Outbox: o, InTx: db.InTx}})
+		Lifecycle: &idp.LifecycleConfig{Store: a, Outbox: o, InTx: db.InTx}})
 	if err != nil {
 		t.Fatal(err)
 	}

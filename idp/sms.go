@@ -3,12 +3,7 @@ package idp
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"math/big"
 	"strings"
 	"time"
 
@@ -21,31 +16,8 @@ const (
 	smsCodeTTL = 10 * time.Minute
 )
 
-// CodeStore checks one-time codes and records confirmed numbers.
-type CodeStore interface {
-	CheckCode(ctx context.Context, accountID, purpose string, now time.Time, maxAttempts int, equal func(string) bool) (*storage.Confirmation, error)
-	MarkMobileVerified(ctx context.Context, accountID, mobile string) error
-}
-
-// codeHash is the keyed hash a code is stored as: a 6-digit code hashed
-// without a key could be recovered from a stolen database in a moment.
-func (s *Service) codeHash(accountID, code string) string {
-	m := hmac.New(sha256.New, s.life.CodeKey)
-	m.Write([]byte(accountID + ":" + code))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// sixDigits is a random 6-digit code.
-func sixDigits() (string, error) {
-	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%06d", n.Int64()), nil
-}
-
 // sendCode stores a new 6-digit code for the account's mobile and queues the SMS.
-func (s *Service) sendCode(ctx context.Context, a *storage.Account, links Links) error {
+func (s *Lifecycle) sendCode(ctx context.Context, a *storage.Account, links Links) error {
 	code, err := sixDigits()
 	if err != nil {
 		return err
@@ -58,15 +30,10 @@ func (s *Service) sendCode(ctx context.Context, a *storage.Account, links Links)
 	return s.sms(ctx, *a.Mobile, i18n.T(links.Lang, "Your %s code is %s. It works for 10 minutes. Do not share it.", links.Product, code))
 }
 
-func (s *Service) sms(ctx context.Context, to, text string) error {
-	now := s.now().UTC()
-	return s.life.Enqueue(ctx, &storage.OutboxMessage{ID: newID(), Channel: "sms", Recipient: to, Text: text, CreatedAt: now, NextAttemptAt: now})
-}
-
 // registerMobile is Register for a mobile number: the account is created
 // unconfirmed and a code goes by SMS; a number that already has an account
 // gets an SMS saying so, and the caller the same answer.
-func (s *Service) registerMobile(ctx context.Context, in Registration, links Links, hash string) (*storage.Account, error) {
+func (s *Lifecycle) registerMobile(ctx context.Context, in Registration, links Links, hash string) (*storage.Account, error) {
 	var created *storage.Account
 	name := strings.TrimSpace(in.Name)
 	now := s.now().UTC()
@@ -106,7 +73,7 @@ func (s *Service) registerMobile(ctx context.Context, in Registration, links Lin
 // ConfirmMobile checks the SMS code sent to a number (E.164, or national
 // with DefaultCountryCode). Five wrong codes end the code; an unknown
 // number, a wrong, used or expired code are all ErrInvalidToken.
-func (s *Service) ConfirmMobile(ctx context.Context, mobile, code string) (*storage.Account, error) {
+func (s *Lifecycle) ConfirmMobile(ctx context.Context, mobile, code string) (*storage.Account, error) {
 	cs, ok := s.life.Store.(CodeStore)
 	if !ok || len(s.life.CodeKey) == 0 {
 		return nil, errors.New("idp: SMS codes are not configured")
@@ -141,7 +108,7 @@ func (s *Service) ConfirmMobile(ctx context.Context, mobile, code string) (*stor
 
 // ResendCode sends a new code to an unconfirmed number: one a minute,
 // five a day, and the same answer whatever the number.
-func (s *Service) ResendCode(ctx context.Context, mobile string, links Links) error {
+func (s *Lifecycle) ResendCode(ctx context.Context, mobile string, links Links) error {
 	links = s.forTenant(ctx, links)
 	m, err := NormalizeMobile(mobile, s.cfg.DefaultCountryCode)
 	if err != nil {

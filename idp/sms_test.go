@@ -26,7 +26,7 @@ func TestMobileRegistration(t *testing.T) {
 			o := storage.NewOutbox(db)
 			clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 			svc, err := idp.New(idp.Config{DefaultCountryCode: "+98"}, idp.Deps{Accounts: a, Sessions: a, Consents: a, Passwords: pw, Now: clk.Now,
-				Lifecycle: &idp.Lifecycle{Store: a, Outbox: o, InTx: db.InTx, CodeKey: []byte("code key for tests, 32 bytes long")}})
+				Lifecycle: &idp.LifecycleConfig{Store: a, Outbox: o, InTx: db.InTx, CodeKey: []byte("code key for tests, 32 bytes long")}})
 			if err != nil {
 				t.Fatal(err)
 			}

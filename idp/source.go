@@ -3,6 +3,7 @@ package idp
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -38,27 +39,9 @@ const deviceAAD = "manam device cookie v1"
 // DeviceTTL is how long a device cookie makes its browser a known source.
 const DeviceTTL = 365 * 24 * time.Hour
 
-// DeviceToken is the value of a device cookie (OWASP's "device cookie")
-// for a browser where accountID has just signed in: the account id, a
-// random nonce and the time, sealed (AES-256-GCM under Deps.DeviceKey), so
-// nobody can make one for another account or alter it. It grants nothing:
-// it only makes the browser a known source, whose failed sign-ins count on
-// its own budget instead of the account's lock. "" when device cookies
-// are off.
-func (s *Service) DeviceToken(accountID string) string {
-	if s.devices == nil {
-		return ""
-	}
-	v, err := s.devices.Seal([]byte(accountID+"|"+randomToken(12)+"|"+strconv.FormatInt(s.now().Unix(), 10)), deviceAAD)
-	if err != nil {
-		return ""
-	}
-	return v
-}
-
 // device is the nonce of src's device cookie when it was issued to
 // accountID within DeviceTTL, else "".
-func (s *Service) device(src Source, accountID string) string {
+func (s *core) device(src Source, accountID string) string {
 	if s.devices == nil || src.Device == "" || len(src.Device) > 512 {
 		return ""
 	}
@@ -102,7 +85,7 @@ type guard struct {
 
 // signInGuard is the guard of a password or a code for account a (nil
 // when the identifier has none) named by ident.
-func (s *Service) signInGuard(src Source, a *storage.Account, ident string) guard {
+func (s *core) signInGuard(src Source, a *storage.Account, ident string) guard {
 	if a != nil {
 		if dev := s.device(src, a.ID); dev != "" {
 			return guard{s.throttles.known, "device " + a.ID + " " + dev, true}
@@ -141,7 +124,7 @@ func (g guard) take(ctx context.Context) error {
 
 // refund gives the attempt back (it did not count). A failure leaves it
 // spent, which is safe: it is logged, not returned.
-func (s *Service) refund(ctx context.Context, g guard) {
+func (s *core) refund(ctx context.Context, g guard) {
 	if err := g.th.Refund(ctx, g.key); err != nil {
 		s.log.WarnContext(ctx, "giving back a throttled attempt failed", "err", err)
 	}
@@ -149,7 +132,7 @@ func (s *Service) refund(ctx context.Context, g guard) {
 
 // takeFor spends an attempt of th for the end user of src about ident
 // (registration, recovery, reset codes).
-func (s *Service) takeFor(ctx context.Context, th *Throttle, src Source, ident string) (guard, error) {
+func (s *core) takeFor(ctx context.Context, th *Throttle, src Source, ident string) (guard, error) {
 	g := guard{th: th, key: endUserKey(src, ident)}
 	return g, g.take(ctx)
 }
@@ -157,7 +140,7 @@ func (s *Service) takeFor(ctx context.Context, th *Throttle, src Source, ident s
 // identKey is the form of an identifier its budgets are kept under: the
 // normalised e-mail address or mobile number, else the text as typed
 // (trimmed, lower-cased), so that spellings of one identifier share one.
-func (s *Service) identKey(raw, seed string) string {
+func (s *core) identKey(raw, seed string) string {
 	raw = strings.TrimSpace(raw)
 	if strings.Contains(raw, "@") {
 		if e, err := NormalizeEmail(raw); err == nil {
@@ -176,14 +159,14 @@ func (s *Service) identKey(raw, seed string) string {
 
 // lockedOut tells whether a's lock stops a guess guarded by g (only
 // guesses from unknown sources are stopped).
-func (s *Service) lockedOut(a *storage.Account, g guard) bool {
+func (s *core) lockedOut(a *storage.Account, g guard) bool {
 	return !g.known && a.LockedUntil != nil && s.now().Before(*a.LockedUntil)
 }
 
 // countFailure counts a wrong guess on a: on the account's lock when it
 // came from an unknown source (a known source's guess stays spent from its
 // own budget).
-func (s *Service) countFailure(ctx context.Context, a *storage.Account, g guard, what string) error {
+func (s *core) countFailure(ctx context.Context, a *storage.Account, g guard, what string) error {
 	if g.known {
 		return nil
 	}
@@ -200,9 +183,43 @@ func (s *Service) countFailure(ctx context.Context, a *storage.Account, g guard,
 // clearFailures forgets a's failures after a success from an unknown
 // source. A success from a known source leaves them: the owner signing in
 // from their device must not reset an attacker's lock elsewhere.
-func (s *Service) clearFailures(ctx context.Context, a *storage.Account, g guard) error {
+func (s *core) clearFailures(ctx context.Context, a *storage.Account, g guard) error {
 	if g.known || (a.FailedLogins == 0 && a.Lockouts == 0 && a.LockedUntil == nil) {
 		return nil
 	}
 	return s.accounts.ClearLoginFailures(ctx, a.ID)
+}
+
+func (s *core) lockoutPolicy() storage.LockoutPolicy {
+	return storage.LockoutPolicy{MaxFailures: s.cfg.MaxFailures, Window: s.cfg.FailureWindow, LockFor: s.lockFor}
+}
+
+// lockFor is the length of an account's next lock: LockBase doubled per
+// earlier lock, at most LockMax.
+func (s *core) lockFor(lockouts int) time.Duration {
+	d := s.cfg.LockBase
+	for i := 0; i < lockouts && d < s.cfg.LockMax; i++ {
+		d *= 2
+	}
+	return min(d, s.cfg.LockMax)
+}
+
+// proveOwner checks a signed-in user's current password before a change
+// of identifier; a wrong one counts towards the lockout, like a sign-in.
+func (s *core) proveOwner(ctx context.Context, a *storage.Account, password string) error {
+	if a.LockedUntil != nil && s.now().Before(*a.LockedUntil) {
+		// As at sign-in: no guess is checked, or counted, while locked.
+		return FieldErrors{"current_password": "Too many attempts. Wait a few minutes and try again."}
+	}
+	ok, _, err := s.pw.Verify(ctx, a.PasswordHash, password)
+	if err != nil && !errors.Is(err, ErrHashFormat) {
+		return err
+	}
+	if !ok {
+		if _, err := s.accounts.RecordLoginFailure(ctx, a.ID, s.now(), s.lockoutPolicy()); err != nil {
+			return err
+		}
+		return FieldErrors{"current_password": "This is not your current password."}
+	}
+	return nil
 }

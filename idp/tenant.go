@@ -18,7 +18,7 @@ type TenantSource interface {
 // for no tenant, an unknown one, or when tenants cannot be read (the
 // failure is logged: a sign-in then follows the defaults, which are the
 // strict ones).
-func (s *Service) settings(ctx context.Context, clientID string) storage.TenantSettings {
+func (s *core) settings(ctx context.Context, clientID string) storage.TenantSettings {
 	if clientID == "" || s.tenants == nil {
 		return storage.TenantSettings{}
 	}
@@ -34,7 +34,7 @@ func (s *Service) settings(ctx context.Context, clientID string) storage.TenantS
 
 // forTenant applies the tenant of links.ClientID to mail: its sender, and
 // its own confirmation page for confirmation links.
-func (s *Service) forTenant(ctx context.Context, links Links) Links {
+func (s *core) forTenant(ctx context.Context, links Links) Links {
 	ts := s.settings(ctx, links.ClientID)
 	if ts.MailFrom != "" {
 		links.From = ts.MailFrom

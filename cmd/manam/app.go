@@ -108,7 +108,7 @@ func (a *app) idp(notify func()) (*idp.Service, error) {
 	factors := &idp.FactorsConfig{Store: storage.NewFactors(a.db), Sealer: sealer, CodeKey: keys.Derive(a.secret, "recovery codes"), Issuer: "Manam"}
 	return idp.New(a.cfg.Throttle.idpConfig(idp.Config{DefaultCountryCode: a.cfg.DefaultCountryCode}), idp.Deps{Accounts: accts, Sessions: accts, Consents: accts, Passwords: pw, Logger: a.log,
 		Buckets: storage.NewThrottles(a.db), DeviceKey: keys.Derive(a.secret, "known device cookies"),
-		Lifecycle: &idp.Lifecycle{Store: accts, Outbox: a.outbox(), InTx: a.db.InTx, Notify: notify,
+		Lifecycle: &idp.LifecycleConfig{Store: accts, Outbox: a.outbox(), InTx: a.db.InTx, Notify: notify,
 			CodeKey: keys.Derive(a.secret, "one-time codes"),
 			Revoker: provider.NewStore(a.db), Sessions: accts},
 		Tenants: storage.NewTenants(a.db), Factors: factors, Links: storage.NewLinks(a.db)})

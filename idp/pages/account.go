@@ -3,7 +3,6 @@ package pages
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/manam-id/manam/idp"
 )
@@ -58,11 +57,12 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request, status int, 
 	if r.Method == http.MethodPost {
 		v["new_email"], v["new_mobile"] = r.PostFormValue("new_email"), r.PostFormValue("new_mobile")
 	}
-	data := map[string]any{}
+	data := &accountPage{page: page{Title: "Your account"}, Email: email, Verified: a.EmailVerified,
+		Mobile: mobile, MobileVerified: a.MobileVerified, PendingMobile: pending, HasPassword: idp.HasPassword(a),
+		V: v, Statuses: idp.MaritalStatuses, Errors: map[string]string(errs), Done: done}
 	p.factorData(r, a.ID, data)
-	p.render(w, r, status, "account.html", mergeData(data, map[string]any{"Title": "Your account", "Email": email, "Verified": a.EmailVerified,
-		"Mobile": mobile, "MobileVerified": a.MobileVerified, "PendingMobile": pending, "HasPassword": idp.HasPassword(a),
-		"V": v, "Statuses": idp.MaritalStatuses, "Errors": map[string]string(errs), "Done": done, "Linked": p.linkedIdentities(r, a.ID), "CSRF": p.csrf.Token(w, r)}))
+	data.Linked, data.CSRF = p.linkedIdentities(r, a.ID), p.csrf.Token(w, r)
+	p.render(w, r, status, "account.html", data)
 }
 
 // AccountProfile serves POST /account/profile.
@@ -116,8 +116,7 @@ func (p *Pages) afterAccountChange(w http.ResponseWriter, r *http.Request, err e
 	case errors.As(err, &fe):
 		p.account(w, r, http.StatusBadRequest, fe, "")
 	case err != nil:
-		p.log.ErrorContext(r.Context(), "account change failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
+		p.failed(w, r, "account change failed", err)
 	default:
 		http.Redirect(w, r, "/account?done="+done, http.StatusSeeOther)
 	}
@@ -166,14 +165,13 @@ func (p *Pages) AccountEmailConfirm(w http.ResponseWriter, r *http.Request) {
 	acct, err := p.svc.ConfirmEmailChange(r.Context(), r.URL.Query().Get("token"), p.links(r, ""))
 	switch {
 	case errors.Is(err, idp.ErrInvalidToken), errors.Is(err, idp.ErrExists):
-		p.message(w, r, http.StatusBadRequest, map[string]any{"Title": p.t(r, "Link no longer valid"),
-			"Message": p.t(r, "This link was already used or has expired. Ask for a new one."), "LinkURL": "/account", "LinkText": p.t(r, "Your account")})
+		p.message(w, r, http.StatusBadRequest, &messagePage{page: page{Title: p.t(r, "Link no longer valid")},
+			Message: p.t(r, "This link was already used or has expired. Ask for a new one."), LinkURL: "/account", LinkText: p.t(r, "Your account")})
 	case err != nil:
-		p.log.ErrorContext(r.Context(), "e-mail change failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This is unavailable right now. Please try again in a moment.")
+		p.failed(w, r, "e-mail change failed", err)
 	default:
-		p.message(w, r, http.StatusOK, map[string]any{"Title": p.t(r, "Address confirmed"),
-			"Message": p.t(r, "Your e-mail address %s is confirmed.", *acct.Email), "LinkURL": "/account", "LinkText": p.t(r, "Your account")})
+		p.message(w, r, http.StatusOK, &messagePage{page: page{Title: p.t(r, "Address confirmed")},
+			Message: p.t(r, "Your e-mail address %s is confirmed.", *acct.Email), LinkURL: "/account", LinkText: p.t(r, "Your account")})
 	}
 }
 
@@ -216,27 +214,25 @@ func (p *Pages) AccountMobileConfirm(w http.ResponseWriter, r *http.Request) {
 
 // factorData adds the second factors, recovery codes left and remembered
 // devices of an account to the account page's data.
-func (p *Pages) factorData(r *http.Request, accountID string, data map[string]any) {
+func (p *Pages) factorData(r *http.Request, accountID string, data *accountPage) {
 	fs, err := p.svc.Factors(r.Context(), accountID)
 	if err != nil {
 		p.log.WarnContext(r.Context(), "listing factors failed", "err", err)
 	}
-	data["Factors"] = fs
+	data.Factors = fs
 	methods := []string{}
 	for _, f := range fs {
 		methods = append(methods, f.Kind)
-		data["Has"+strings.ToUpper(f.Kind)] = true
+		switch f.Kind {
+		case idp.FactorTOTP:
+			data.HasTOTP = true
+		case idp.FactorSMS:
+			data.HasSMS = true
+		}
 	}
-	data["ProofMethods"] = append(methods, idp.MethodRecovery)
+	data.ProofMethods = append(methods, idp.MethodRecovery)
 	if len(fs) > 0 {
-		data["CodesLeft"], _ = p.svc.RecoveryCodesLeft(r.Context(), accountID)
-		data["Devices"], _ = p.svc.TrustedDevices(r.Context(), accountID)
+		data.CodesLeft, _ = p.svc.RecoveryCodesLeft(r.Context(), accountID)
+		data.Devices, _ = p.svc.TrustedDevices(r.Context(), accountID)
 	}
-}
-
-func mergeData(into, from map[string]any) map[string]any {
-	for k, v := range from {
-		into[k] = v
-	}
-	return into
 }

@@ -69,8 +69,8 @@ func actorEmail(a actor) string {
 
 // emailStep renders the page that sends the link.
 func (p *Pages) emailStep(w http.ResponseWriter, r *http.Request, status int, a actor, sent bool) {
-	p.render(w, r, status, "enrol_email.html", map[string]any{"Title": "Confirm your e-mail address", "Challenge": a.challenge,
-		"Email": actorEmail(a), "Sent": sent, "CSRF": p.csrf.Token(w, r)})
+	p.render(w, r, status, "enrol_email.html", &enrolEmailPage{page: page{Title: "Confirm your e-mail address", CSRF: p.csrf.Token(w, r)}, Challenge: a.challenge,
+		Email: actorEmail(a), Sent: sent})
 }
 
 // FactorEmail serves POST /login/2fa/email: the link goes to the account's address.

@@ -56,12 +56,6 @@ func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, acct *storage.A
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-func (p *Pages) unavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
-	p.observe("error")
-	p.log.ErrorContext(r.Context(), what, "err", err)
-	p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
-}
-
 // pending is the browser's half-done sign-in; without one, the browser is
 // sent back to the sign-in page and nil returned.
 func (p *Pages) pending(w http.ResponseWriter, r *http.Request, challenge string) *idp.Pending {
@@ -76,9 +70,9 @@ func (p *Pages) pending(w http.ResponseWriter, r *http.Request, challenge string
 			return nil
 		}
 		p.clearPending(w)
-		p.message(w, r, http.StatusBadRequest, map[string]any{"Title": p.t(r, "Sign-in expired"),
-			"Message": p.t(r, "This sign-in took too long or had too many wrong codes. Sign in again."),
-			"LinkURL": "/login?challenge=" + url.QueryEscape(challenge), "LinkText": p.t(r, "Sign in")})
+		p.message(w, r, http.StatusBadRequest, &messagePage{page: page{Title: p.t(r, "Sign-in expired")},
+			Message: p.t(r, "This sign-in took too long or had too many wrong codes. Sign in again."),
+			LinkURL: "/login?challenge=" + url.QueryEscape(challenge), LinkText: p.t(r, "Sign in")})
 		return nil
 	}
 	return pd
@@ -128,9 +122,9 @@ func (p *Pages) SecondFactor(w http.ResponseWriter, r *http.Request) {
 	if !slices.Contains(methods, method) {
 		method = methods[0]
 	}
-	data := map[string]any{"Title": "Two-step verification", "Challenge": challenge, "Method": method, "Methods": methods, "Errors": map[string]string{}}
+	data := &twoFactorPage{page: page{Title: "Two-step verification"}, Challenge: challenge, Method: method, Methods: methods, Errors: map[string]string{}}
 	if r.Method == http.MethodGet {
-		data["CSRF"] = p.csrf.Token(w, r)
+		data.CSRF = p.csrf.Token(w, r)
 		p.render(w, r, http.StatusOK, "twofactor.html", data)
 		return
 	}
@@ -139,7 +133,7 @@ func (p *Pages) SecondFactor(w http.ResponseWriter, r *http.Request) {
 			p.unavailable(w, r, "sending the sign-in code failed", err)
 			return
 		}
-		data["CSRF"], data["Resent"] = p.csrf.Token(w, r), true
+		data.CSRF, data.Resent = p.csrf.Token(w, r), true
 		p.render(w, r, http.StatusOK, "twofactor.html", data)
 		return
 	}
@@ -148,8 +142,8 @@ func (p *Pages) SecondFactor(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, idp.ErrBadCode):
 		p.observe("invalid")
-		data["CSRF"] = p.csrf.Token(w, r)
-		data["Errors"] = map[string]string{"code": "This code is wrong or has expired."}
+		data.CSRF = p.csrf.Token(w, r)
+		data.Errors = map[string]string{"code": "This code is wrong or has expired."}
 		p.render(w, r, http.StatusUnauthorized, "twofactor.html", data)
 		return
 	case errors.Is(err, idp.ErrThrottled):
@@ -259,8 +253,8 @@ func (p *Pages) Enrol(w http.ResponseWriter, r *http.Request) {
 		p.emailStep(w, r, http.StatusOK, a, false)
 		return
 	}
-	p.render(w, r, http.StatusOK, "enrol.html", map[string]any{"Title": "Set up two-step verification", "Challenge": challenge,
-		"Required": true, "CSRF": p.csrf.Token(w, r), "Errors": map[string]string{}})
+	p.render(w, r, http.StatusOK, "enrol.html", &enrolPage{page: page{Title: "Set up two-step verification", CSRF: p.csrf.Token(w, r)}, Challenge: challenge,
+		Required: true, Errors: map[string]string{}})
 }
 
 // EnrolTOTP serves POST /2fa/totp: start (or show again) an authenticator enrolment.
@@ -289,9 +283,8 @@ func (p *Pages) totpPage(w http.ResponseWriter, r *http.Request, status int, a a
 	if codeErr != "" {
 		errs["code"] = codeErr
 	}
-	p.render(w, r, status, "enrol_totp.html", map[string]any{"Title": "Set up an authenticator app", "Challenge": a.challenge,
-		"QR": template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(en.PNG)), "Secret": en.Secret, "URI": en.URI,
-		"CSRF": p.csrf.Token(w, r), "Errors": errs})
+	p.render(w, r, status, "enrol_totp.html", &enrolTOTPPage{page: page{Title: "Set up an authenticator app", CSRF: p.csrf.Token(w, r)}, Challenge: a.challenge,
+		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(en.PNG)), Secret: en.Secret, Errors: errs})
 }
 
 // ConfirmTOTPEnrolment serves POST /2fa/totp/confirm: the first code from
@@ -330,8 +323,8 @@ func (p *Pages) EnrolSMS(w http.ResponseWriter, r *http.Request) {
 		p.account(w, r, http.StatusBadRequest, fe, "")
 		return
 	case errors.As(err, &fe):
-		p.render(w, r, http.StatusBadRequest, "enrol.html", map[string]any{"Title": "Set up two-step verification", "Required": true,
-			"Challenge": a.challenge, "CSRF": p.csrf.Token(w, r), "Errors": map[string]string(fe), "Phone": r.PostFormValue("phone")})
+		p.render(w, r, http.StatusBadRequest, "enrol.html", &enrolPage{page: page{Title: "Set up two-step verification", CSRF: p.csrf.Token(w, r)}, Required: true,
+			Challenge: a.challenge, Errors: map[string]string(fe), Phone: r.PostFormValue("phone")})
 		return
 	case errors.Is(err, idp.ErrThrottled):
 		w.Header().Set("Retry-After", "60")
@@ -349,8 +342,8 @@ func (p *Pages) smsEnrolPage(w http.ResponseWriter, r *http.Request, status int,
 	if errs == nil {
 		errs = map[string]string{}
 	}
-	p.render(w, r, status, "enrol_sms.html", map[string]any{"Title": "Confirm your phone", "Challenge": a.challenge, "Phone": phone,
-		"CSRF": p.csrf.Token(w, r), "Errors": errs})
+	p.render(w, r, status, "enrol_sms.html", &enrolSMSPage{page: page{Title: "Confirm your phone", CSRF: p.csrf.Token(w, r)}, Challenge: a.challenge, Phone: phone,
+		Errors: errs})
 }
 
 // ConfirmSMSEnrolment serves POST /2fa/sms/confirm.
@@ -393,8 +386,8 @@ func (p *Pages) enrolled(w http.ResponseWriter, r *http.Request, a actor, codes 
 			p.log.WarnContext(r.Context(), "ending other sessions failed", "err", err)
 		}
 	}
-	p.render(w, r, http.StatusOK, "recovery_codes.html", map[string]any{"Title": "Your recovery codes", "Codes": codes, "Next": next,
-		"Pending": a.pending != nil, "Challenge": a.challenge, "CSRF": p.csrf.Token(w, r)})
+	p.render(w, r, http.StatusOK, "recovery_codes.html", &recoveryCodesPage{page: page{Title: "Your recovery codes", CSRF: p.csrf.Token(w, r)}, Codes: codes, Next: next,
+		Pending: a.pending != nil, Challenge: a.challenge})
 }
 
 // Enrolled serves POST /login/2fa/enrolled: a sign-in that enrolled its
@@ -456,7 +449,7 @@ func (p *Pages) FactorChange(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		p.afterAccountChange(w, r, err, "")
 	case codes != nil:
-		p.render(w, r, http.StatusOK, "recovery_codes.html", map[string]any{"Title": "Your recovery codes", "Codes": codes, "Next": "/account"})
+		p.render(w, r, http.StatusOK, "recovery_codes.html", &recoveryCodesPage{page: page{Title: "Your recovery codes"}, Codes: codes, Next: "/account"})
 	default:
 		http.Redirect(w, r, "/account?done=2fa-removed", http.StatusSeeOther)
 	}

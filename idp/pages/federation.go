@@ -218,9 +218,7 @@ func (p *Pages) UpstreamCallback(w http.ResponseWriter, r *http.Request) {
 		p.observe("invalid")
 		p.Error(w, r, http.StatusForbidden, "Cannot sign you in", "An account with this e-mail address exists, but the provider has not verified that the address is yours. Sign in with your password instead.")
 	case err != nil:
-		p.observe("error")
-		p.log.ErrorContext(r.Context(), "upstream sign-in failed", "upstream", conn.ID(), "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
+		p.unavailable(w, r, "upstream sign-in failed", err, "upstream", conn.ID())
 	default:
 		p.SignedIn(w, r, acct, []string{amrUpstream}, false, login.Challenge, info)
 	}
@@ -250,8 +248,7 @@ func (p *Pages) loginFlow(w http.ResponseWriter, r *http.Request, challenge, leg
 			}
 		}
 		if err != nil {
-			p.log.ErrorContext(r.Context(), "sealing the legacy finish failed", "err", err)
-			p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
+			p.signInUnavailable(w, r, "sealing the legacy finish failed", err)
 			return FlowInfo{}, false
 		}
 		return FlowInfo{ClientID: legacy, ResumeURL: "/upstream/legacy/done?t=" + url.QueryEscape(t)}, true
@@ -320,8 +317,7 @@ func (p *Pages) UpstreamLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		p.log.ErrorContext(r.Context(), "pending link failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
+		p.signInUnavailable(w, r, "pending link failed", err)
 		return
 	}
 	var flow linkFlow
@@ -332,9 +328,9 @@ func (p *Pages) UpstreamLink(w http.ResponseWriter, r *http.Request) {
 			name = c.Name()
 		}
 	}
-	data := map[string]any{"Title": "Link your account", "Email": pending.Email, "Upstream": name}
+	data := &linkPage{page: page{Title: "Link your account"}, Email: pending.Email, Upstream: name}
 	if r.Method == http.MethodGet {
-		data["CSRF"] = p.csrf.Token(w, r)
+		data.CSRF = p.csrf.Token(w, r)
 		p.render(w, r, http.StatusOK, "link.html", data)
 		return
 	}
@@ -353,16 +349,14 @@ func (p *Pages) UpstreamLink(w http.ResponseWriter, r *http.Request) {
 		p.Error(w, r, http.StatusTooManyRequests, "Too many attempts", "There were too many failed sign-ins from your network. Wait a few minutes and try again.")
 	case errors.Is(err, idp.ErrInvalidCredentials):
 		p.observe("invalid")
-		data["CSRF"] = p.csrf.Token(w, r)
-		data["Error"] = "Wrong password."
+		data.CSRF = p.csrf.Token(w, r)
+		data.Error = "Wrong password."
 		p.render(w, r, http.StatusUnauthorized, "link.html", data)
 	case errors.Is(err, idp.ErrLinkExpired):
 		p.clearLinkCookie(w)
 		p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in has expired. Please start again.")
 	case err != nil:
-		p.observe("error")
-		p.log.ErrorContext(r.Context(), "linking failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
+		p.unavailable(w, r, "linking failed", err)
 	default:
 		p.clearLinkCookie(w)
 		p.SignedIn(w, r, acct, []string{amrUpstream, "pwd"}, false, flow.Challenge, info)
@@ -393,8 +387,7 @@ func (p *Pages) LegacyGoogleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		p.log.ErrorContext(r.Context(), "legacy tenant lookup failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
+		p.signInUnavailable(w, r, "legacy tenant lookup failed", err)
 		return
 	}
 	var conn upstream.Connector

@@ -19,7 +19,7 @@ func TestEveryPhraseHasPersian(t *testing.T) {
 	patterns := map[string][]*regexp.Regexp{
 		"templates/*.html":    {regexp.MustCompile(`\{\{t [$.]*Lang "([^"]+)"`)},
 		"../mail/*.tmpl":      {regexp.MustCompile(`\{\{t [$.]*Lang "([^"]+)"`)},
-		"*.go":                {regexp.MustCompile(`p\.t\(r, "([^"]+)"`), regexp.MustCompile(`Error\(w, r, [^,]+, "([^"]+)", "([^"]+)"`), regexp.MustCompile(`"Error"\] = "([^"]+)"`), regexp.MustCompile(`:\s+"([A-Z][^"]+\.)",?\n`)},
+		"*.go":                {regexp.MustCompile(`p\.t\(r, "([^"]+)"`), regexp.MustCompile(`Error\(w, r, [^,]+, "([^"]+)", "([^"]+)"`), regexp.MustCompile(`(?:"Error"\]|\.Error) = "([^"]+)"`), regexp.MustCompile(`:\s+"([A-Z][^"]+\.)",?\n`)},
 		"../../provider/*.go": {regexp.MustCompile(`Error\(w, r, [^,]+, "([^"]+)", "([^"]+)"`), regexp.MustCompile(`msg = "([^"]+)"`)},
 		"../../provider/legacy/*.go": {regexp.MustCompile(`refuse\("([^"]+)"`), regexp.MustCompile(`(?:success|shape)\(c, "([^"]+)"`), regexp.MustCompile(`message: +"([^"]+)"`),
 			regexp.MustCompile(`a\.t\(c, "([^"]+)"`), regexp.MustCompile(`(?:msg|message) :?= "([^"]+)"`), regexp.MustCompile(`FieldErrors\{"[a-z_]+": "([^"]+)"\}`), regexp.MustCompile(`fe\["[a-z_]+"\] = "([^"]+)"`)},

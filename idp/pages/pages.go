@@ -170,9 +170,10 @@ func (p *Pages) t(r *http.Request, key string, args ...any) string {
 func (p *Pages) CSRF() *CSRF { return p.csrf }
 
 // render writes a page; a template failure becomes a plain 500 without detail.
-func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any) {
+func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data pageData) {
 	lang := p.lang(r)
-	data["Lang"], data["Dir"] = lang, lang.Dir()
+	b := data.base()
+	b.Lang, b.Dir = lang, lang.Dir()
 	var buf bytes.Buffer
 	if err := p.tpl.ExecuteTemplate(&buf, name, data); err != nil {
 		p.log.ErrorContext(r.Context(), "template failed", "template", name, "err", err)
@@ -194,17 +195,44 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 // Error renders the error page; title and message are English phrases of
 // the catalog (message may be a format for args), shown in the request's language.
 func (p *Pages) Error(w http.ResponseWriter, r *http.Request, status int, title, message string, args ...any) {
-	p.render(w, r, status, "error.html", map[string]any{"Title": p.t(r, title), "Message": p.t(r, message, args...), "RequestID": w.Header().Get("X-Request-Id")})
+	p.render(w, r, status, "error.html", &errorPage{page: page{Title: p.t(r, title)}, Message: p.t(r, message, args...), RequestID: w.Header().Get("X-Request-Id")})
+}
+
+// The 503 pages: the failure goes to the log (what failed, the error,
+// attrs), the user is told to try again and nothing more (docs/design.md,
+// "Honest answers during an outage").
+
+// unavailable answers a sign-in that failed, counted as an error.
+func (p *Pages) unavailable(w http.ResponseWriter, r *http.Request, what string, err error, attrs ...any) {
+	p.observe("error")
+	p.signInUnavailable(w, r, what, err, attrs...)
+}
+
+// signInUnavailable answers a failure on the way to or from a sign-in.
+func (p *Pages) signInUnavailable(w http.ResponseWriter, r *http.Request, what string, err error, attrs ...any) {
+	p.outageError(w, r, err, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.", what, attrs...)
+}
+
+// failed answers a failure of any other page.
+func (p *Pages) failed(w http.ResponseWriter, r *http.Request, what string, err error) {
+	p.outageError(w, r, err, "Unavailable", "This is unavailable right now. Please try again in a moment.", what)
+}
+
+// outageError is Error for a failure of the service, with the page's own
+// title and message: err is logged as what failed, with attrs.
+func (p *Pages) outageError(w http.ResponseWriter, r *http.Request, err error, title, message, what string, attrs ...any) {
+	p.log.ErrorContext(r.Context(), what, append(attrs, "err", err)...)
+	p.Error(w, r, http.StatusServiceUnavailable, title, message)
 }
 
 // LogoutConfirm renders the "sign out?" form posting to action with hidden fields.
 func (p *Pages) LogoutConfirm(w http.ResponseWriter, r *http.Request, action, email string, hidden map[string]string) {
-	p.render(w, r, http.StatusOK, "logout.html", map[string]any{"Title": "Sign out", "Action": action, "Email": email, "Hidden": hidden, "CSRF": p.csrf.Token(w, r)})
+	p.render(w, r, http.StatusOK, "logout.html", &logoutPage{page: page{Title: "Sign out", CSRF: p.csrf.Token(w, r)}, Action: action, Email: email, Hidden: hidden})
 }
 
 // LoggedOut renders the "signed out" page.
 func (p *Pages) LoggedOut(w http.ResponseWriter, r *http.Request) {
-	p.render(w, r, http.StatusOK, "loggedout.html", map[string]any{"Title": "Signed out"})
+	p.render(w, r, http.StatusOK, "loggedout.html", &page{Title: "Signed out"})
 }
 
 // Login serves GET and POST /login.
@@ -218,10 +246,10 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	data := map[string]any{"Title": "Sign in", "ClientName": info.ClientName, "Challenge": challenge, "Email": info.LoginHint,
-		"RegisterURL": "/register?challenge=" + url.QueryEscape(challenge), "RecoverURL": "/recover?challenge=" + url.QueryEscape(challenge), "Upstreams": p.upstreamButtons(challenge)}
+	data := &loginPage{page: page{Title: "Sign in"}, ClientName: info.ClientName, Challenge: challenge, Email: info.LoginHint,
+		RegisterURL: "/register?challenge=" + url.QueryEscape(challenge), RecoverURL: "/recover?challenge=" + url.QueryEscape(challenge), Upstreams: p.upstreamButtons(challenge)}
 	if r.Method == http.MethodGet {
-		data["CSRF"] = p.csrf.Token(w, r)
+		data.CSRF = p.csrf.Token(w, r)
 		p.render(w, r, http.StatusOK, "login.html", data)
 		return
 	}
@@ -229,7 +257,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := r.PostFormValue("email")
-	data["Email"] = email
+	data.Email = email
 	acct, err := p.svc.AuthenticateFor(r.Context(), info.ClientID, email, r.PostFormValue("password"), p.source(r))
 	if errors.Is(err, idp.ErrThrottled) {
 		p.observe("throttled")
@@ -239,23 +267,21 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 	}
 	if errors.Is(err, idp.ErrUnconfirmed) {
 		p.observe("unconfirmed")
-		data["CSRF"] = p.csrf.Token(w, r)
-		data["Error"] = "Confirm your e-mail address first: open the link we sent you."
-		data["Unconfirmed"] = true
+		data.CSRF = p.csrf.Token(w, r)
+		data.Error = "Confirm your e-mail address first: open the link we sent you."
+		data.Unconfirmed = true
 		p.render(w, r, http.StatusForbidden, "login.html", data)
 		return
 	}
 	if errors.Is(err, idp.ErrInvalidCredentials) {
 		p.observe("invalid")
-		data["CSRF"] = p.csrf.Token(w, r)
-		data["Error"] = "Wrong e-mail, mobile number or password."
+		data.CSRF = p.csrf.Token(w, r)
+		data.Error = "Wrong e-mail, mobile number or password."
 		p.render(w, r, http.StatusUnauthorized, "login.html", data)
 		return
 	}
 	if err != nil {
-		p.observe("error")
-		p.log.ErrorContext(r.Context(), "login failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
+		p.unavailable(w, r, "login failed", err)
 		return
 	}
 	p.SignedIn(w, r, acct, []string{"pwd"}, r.PostFormValue("remember") == "1", challenge, info)
@@ -276,9 +302,7 @@ func (p *Pages) source(r *http.Request) idp.Source {
 func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, acct *storage.Account, amr []string, remember bool, next string) {
 	out, err := p.svc.FinishSignIn(r.Context(), acct, amr, remember, p.sessionToken(r))
 	if err != nil {
-		p.observe("error")
-		p.log.ErrorContext(r.Context(), "session start failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now. Please try again in a moment.")
+		p.unavailable(w, r, "session start failed", err)
 		return
 	}
 	p.signedInTo(w, r, out, remember, next)
@@ -376,8 +400,8 @@ func (p *Pages) Consent(w http.ResponseWriter, r *http.Request) {
 		if sess.Account.Email != nil {
 			email = *sess.Account.Email
 		}
-		p.render(w, r, http.StatusOK, "consent.html", map[string]any{"Title": "Allow access", "ClientName": info.ClientName,
-			"Scopes": texts, "Email": email, "Challenge": challenge, "CSRF": p.csrf.Token(w, r)})
+		p.render(w, r, http.StatusOK, "consent.html", &consentPage{page: page{Title: "Allow access", CSRF: p.csrf.Token(w, r)}, ClientName: info.ClientName,
+			Scopes: texts, Email: email, Challenge: challenge})
 		return
 	}
 	if !p.formValid(w, r) {
@@ -388,8 +412,7 @@ func (p *Pages) Consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := p.svc.GrantConsent(r.Context(), sess.Account.ID, info.ClientID, info.Scopes); err != nil {
-		p.log.ErrorContext(r.Context(), "saving consent failed", "err", err)
-		p.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This service is unavailable right now. Please try again in a moment.")
+		p.outageError(w, r, err, "Unavailable", "This service is unavailable right now. Please try again in a moment.", "saving consent failed")
 		return
 	}
 	http.Redirect(w, r, info.ResumeURL, http.StatusSeeOther)
