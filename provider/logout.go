@@ -60,7 +60,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 		t, err := p.tenants.Get(ctx, clientID)
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			p.log.ErrorContext(ctx, "logout failed", "request_id", RequestID(ctx), "err", err)
-			p.pages.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "Signing out is unavailable right now. Please try again in a moment.")
+			p.pages.Error(w, r, http.StatusServiceUnavailable, "Unavailable", "This service is unavailable right now. Please try again in a moment.")
 			return
 		}
 		if err != nil || !slices.Contains(t.PostLogoutRedirectURIs, redirect) {
