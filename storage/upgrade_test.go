@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -310,5 +311,91 @@ func readLevel1Rows(t *testing.T, db *storage.DB) {
 	keys, err := storage.NewSigningKeys(db).ListKeys(ctx)
 	if err != nil || len(keys) != 1 || keys[0].ActivatesAt == nil || !keys[0].ActivatesAt.Equal(lvlKeyMade) {
 		t.Errorf("keys %+v, %v; want level-key active since its creation", keys, err)
+	}
+}
+
+// TestShiftTimes: storagetest.ShiftTimes, which keeps a fixture's tokens
+// and sessions live however old the fixture is, moves every stored moment
+// by the same amount: the rows' expiries and the expiries inside the
+// stored fosite sessions (which fosite checks on refresh), and no zero
+// time.
+func TestShiftTimes(t *testing.T) {
+	const d = 90 * 24 * time.Hour
+	type moments struct {
+		rows    map[string]time.Time
+		session map[string]string
+	}
+	read := func(t *testing.T, dsn string) moments {
+		raw := storagetest.Raw(t, dsn)
+		m := moments{rows: map[string]time.Time{}, session: map[string]string{}}
+		for _, q := range []string{"SELECT id, expires_at, session FROM oauth2_refresh_tokens", "SELECT id, expires_at, NULL FROM login_sessions"} {
+			rows, err := raw.Raw(q).Rows()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var (
+					id   string
+					exp  time.Time
+					sess []byte
+				)
+				if err := rows.Scan(&id, &exp, &sess); err != nil {
+					t.Fatal(err)
+				}
+				m.rows[id] = exp
+				if sess != nil {
+					var s struct {
+						OIDC struct {
+							Claims    map[string]any    `json:"id_token_claims"`
+							ExpiresAt map[string]string `json:"expires_at"`
+						} `json:"oidc"`
+					}
+					if err := json.Unmarshal(sess, &s); err != nil {
+						t.Fatal(err)
+					}
+					m.session[id+" refresh"] = s.OIDC.ExpiresAt["refresh_token"]
+					m.session[id+" exp"], _ = s.OIDC.Claims["exp"].(string)
+				}
+			}
+			rows.Close()
+		}
+		return m
+	}
+	for _, b := range storagetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			b.Check(t)
+			var r storagetest.Release
+			for _, f := range storagetest.Releases(t, b.Name) {
+				if f.Meta.RefreshToken != "" {
+					r = f
+				}
+			}
+			dsn := b.NewDSN(t)
+			r.Load(t, dsn)
+			before := read(t, dsn)
+			storagetest.ShiftTimes(t, dsn, d)
+			after := read(t, dsn)
+			if len(before.rows) < 4 || len(before.session) < 6 {
+				t.Fatalf("fixture %s: %d rows, %d session times", r.Name, len(before.rows), len(before.session))
+			}
+			for id, tm := range before.rows {
+				if !after.rows[id].Equal(tm.Add(d)) {
+					t.Errorf("row %s: expires %v, then %v", id, tm, after.rows[id])
+				}
+			}
+			for k, v := range before.session {
+				tm, err := time.Parse(time.RFC3339Nano, v)
+				if err != nil {
+					t.Fatalf("%s: %q: %v", k, v, err)
+				}
+				want := tm.Add(d).Format(time.RFC3339Nano)
+				if tm.IsZero() {
+					want = v
+				}
+				if after.session[k] != want {
+					t.Errorf("session %s: %s, then %s; want %s", k, v, after.session[k], want)
+				}
+			}
+		})
 	}
 }
