@@ -27,14 +27,13 @@ import (
 // Types, for a new step: string with a size → SQLite text / MySQL
 // varchar(n); text → text / text; bool → numeric / boolean; int → integer /
 // bigint; time → datetime / datetime(3) (NULL when optional); []byte →
-// blob / longblob (varbinary(n) with a size). MySQL tables end with
-// mysqlTableOptions. Index names are global on SQLite: idx_<table>_<column>.
-
-// mysqlTableOptions end every MySQL CREATE TABLE: byte-wise comparison of
-// identifiers, token keys and (lower-cased) e-mail addresses, which must
-// not match case- or accent-insensitively as MySQL's default collations
-// would.
-const mysqlTableOptions = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+// blob / longblob (varbinary(n) with a size). Index names are global on
+// SQLite: idx_<table>_<column>. MySQL tables end with
+// "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin": identifiers,
+// token keys and (lower-cased) e-mail addresses must compare byte for
+// byte, not case- or accent-insensitively as MySQL's default collations
+// would. (Written out in each statement, not a shared constant: a step's
+// text must never change.)
 
 // table is one CREATE TABLE in each dialect's words: on SQLite the table
 // then its indexes, on MySQL one statement with its indexes inline.
@@ -61,10 +60,10 @@ func isMySQL(tx *gorm.DB) bool { return tx.Dialector.Name() == "mysql" }
 func createTables(tx *gorm.DB, ts []table) error {
 	for _, t := range ts {
 		ok, err := hasTable(tx, t.name)
-		if err != nil || ok {
-			if err != nil {
-				return err
-			}
+		if err != nil {
+			return err
+		}
+		if ok {
 			continue
 		}
 		stmts := t.sqlite
