@@ -79,92 +79,109 @@ func sqliteSchema(g *gorm.DB) (Schema, error) {
 	}
 	s := Schema{}
 	for _, name := range tables {
-		t := &TableSchema{Columns: map[string]ColumnSchema{}, Indexes: map[string]IndexSchema{}}
-		pk := map[int]string{}
-		err := each(g, func(r *sql.Rows) error {
-			var (
-				cid, pkPos int
-				col, typ   string
-				notNull    bool
-				dflt       sql.NullString
-			)
-			if err := r.Scan(&cid, &col, &typ, &notNull, &dflt, &pkPos); err != nil {
-				return err
-			}
-			t.Columns[col] = ColumnSchema{Type: strings.ToLower(typ), NotNull: notNull, Default: dflt.String, Position: cid + 1}
-			if pkPos > 0 {
-				pk[pkPos] = col
-			}
-			return nil
-		}, `SELECT cid, name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)`, name)
+		t, err := sqliteTable(g, name)
 		if err != nil {
 			return nil, err
 		}
-		for i := 1; i <= len(pk); i++ {
-			t.PrimaryKey = append(t.PrimaryKey, pk[i])
-		}
-		type index struct {
-			name   string
-			unique bool
-		}
-		var idx []index
-		err = each(g, func(r *sql.Rows) error {
-			var (
-				ix     index
-				origin string
-			)
-			if err := r.Scan(&ix.name, &ix.unique, &origin); err != nil {
-				return err
-			}
-			if origin != "pk" {
-				idx = append(idx, ix)
-			}
-			return nil
-		}, `SELECT name, "unique", origin FROM pragma_index_list(?)`, name)
-		if err != nil {
-			return nil, err
-		}
-		for _, ix := range idx {
-			var on []string
-			err := each(g, func(r *sql.Rows) error {
-				var c string
-				on = append(on, c)
-				return r.Scan(&on[len(on)-1])
-			}, "SELECT name FROM pragma_index_info(?) ORDER BY seqno", ix.name)
-			if err != nil {
-				return nil, err
-			}
-			t.Indexes[ix.name] = IndexSchema{Unique: ix.unique, Columns: on}
-		}
-		byID := map[int]*fkText{}
-		var order []int
-		err = each(g, func(r *sql.Rows) error {
-			var (
-				id                          int
-				ref, from, to, onUpd, onDel string
-			)
-			if err := r.Scan(&id, &ref, &from, &to, &onUpd, &onDel); err != nil {
-				return err
-			}
-			k := byID[id]
-			if k == nil {
-				k = &fkText{ref: ref, onUpdate: onUpd, onDelete: onDel}
-				byID[id] = k
-				order = append(order, id)
-			}
-			k.from, k.to = append(k.from, from), append(k.to, to)
-			return nil
-		}, `SELECT id, "table", "from", "to", on_update, on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq`, name)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range order {
-			t.ForeignKeys = append(t.ForeignKeys, byID[id].String())
-		}
-		slices.Sort(t.ForeignKeys)
 		s[name] = t
 	}
 	return s, nil
+}
+
+// sqliteTable reads one table: its columns and primary key, indexes and foreign keys.
+func sqliteTable(g *gorm.DB, name string) (*TableSchema, error) {
+	t := &TableSchema{Columns: map[string]ColumnSchema{}, Indexes: map[string]IndexSchema{}}
+	pk := map[int]string{}
+	err := each(g, func(r *sql.Rows) error {
+		var (
+			cid, pkPos int
+			col, typ   string
+			notNull    bool
+			dflt       sql.NullString
+		)
+		if err := r.Scan(&cid, &col, &typ, &notNull, &dflt, &pkPos); err != nil {
+			return err
+		}
+		t.Columns[col] = ColumnSchema{Type: strings.ToLower(typ), NotNull: notNull, Default: dflt.String, Position: cid + 1}
+		if pkPos > 0 {
+			pk[pkPos] = col
+		}
+		return nil
+	}, `SELECT cid, name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)`, name)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i <= len(pk); i++ {
+		t.PrimaryKey = append(t.PrimaryKey, pk[i])
+	}
+	type index struct {
+		name   string
+		unique bool
+	}
+	var idx []index
+	err = each(g, func(r *sql.Rows) error {
+		var (
+			ix     index
+			origin string
+		)
+		if err := r.Scan(&ix.name, &ix.unique, &origin); err != nil {
+			return err
+		}
+		if origin != "pk" {
+			idx = append(idx, ix)
+		}
+		return nil
+	}, `SELECT name, "unique", origin FROM pragma_index_list(?)`, name)
+	if err != nil {
+		return nil, err
+	}
+	for _, ix := range idx {
+		var on []string
+		err := each(g, func(r *sql.Rows) error {
+			var c string
+			on = append(on, c)
+			return r.Scan(&on[len(on)-1])
+		}, "SELECT name FROM pragma_index_info(?) ORDER BY seqno", ix.name)
+		if err != nil {
+			return nil, err
+		}
+		t.Indexes[ix.name] = IndexSchema{Unique: ix.unique, Columns: on}
+	}
+	if t.ForeignKeys, err = sqliteForeignKeys(g, name); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func sqliteForeignKeys(g *gorm.DB, table string) ([]string, error) {
+	byID := map[int]*fkText{}
+	var order []int
+	err := each(g, func(r *sql.Rows) error {
+		var (
+			id                          int
+			ref, from, to, onUpd, onDel string
+		)
+		if err := r.Scan(&id, &ref, &from, &to, &onUpd, &onDel); err != nil {
+			return err
+		}
+		k := byID[id]
+		if k == nil {
+			k = &fkText{ref: ref, onUpdate: onUpd, onDelete: onDel}
+			byID[id] = k
+			order = append(order, id)
+		}
+		k.from, k.to = append(k.from, from), append(k.to, to)
+		return nil
+	}, `SELECT id, "table", "from", "to", on_update, on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq`, table)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range order {
+		out = append(out, byID[id].String())
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 func mysqlSchema(g *gorm.DB) (Schema, error) {
@@ -182,7 +199,17 @@ func mysqlSchema(g *gorm.DB) (Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = each(g, func(r *sql.Rows) error {
+	for _, read := range []func(*gorm.DB, Schema) error{mysqlColumns, mysqlIndexes, mysqlForeignKeys} {
+		if err := read(g, s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// mysqlColumns reads every column of s's tables.
+func mysqlColumns(g *gorm.DB, s Schema) error {
+	err := each(g, func(r *sql.Rows) error {
 		var (
 			table, col, typ, nullable, extra string
 			def, collation                   sql.NullString
@@ -207,10 +234,12 @@ func mysqlSchema(g *gorm.DB) (Schema, error) {
 		return nil
 	}, `SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, COLLATION_NAME, ORDINAL_POSITION, EXTRA
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()`)
-	if err != nil {
-		return nil, err
-	}
-	err = each(g, func(r *sql.Rows) error {
+	return err
+}
+
+// mysqlIndexes reads every index and primary key of s's tables.
+func mysqlIndexes(g *gorm.DB, s Schema) error {
+	err := each(g, func(r *sql.Rows) error {
 		var (
 			table, index, col string
 			nonUnique         int
@@ -233,13 +262,15 @@ func mysqlSchema(g *gorm.DB) (Schema, error) {
 		return nil
 	}, `SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`)
-	if err != nil {
-		return nil, err
-	}
+	return err
+}
+
+// mysqlForeignKeys reads every foreign key of s's tables.
+func mysqlForeignKeys(g *gorm.DB, s Schema) error {
 	type key struct{ table, name string }
 	byName := map[key]*fkText{}
 	var order []key
-	err = each(g, func(r *sql.Rows) error {
+	err := each(g, func(r *sql.Rows) error {
 		var table, name, col, ref, refCol, onUpd, onDel string
 		if err := r.Scan(&table, &name, &col, &ref, &refCol, &onUpd, &onDel); err != nil {
 			return err
@@ -260,7 +291,7 @@ func mysqlSchema(g *gorm.DB) (Schema, error) {
 		WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL
 		ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION`)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, k := range order {
 		if t := s[k.table]; t != nil {
@@ -270,7 +301,7 @@ func mysqlSchema(g *gorm.DB) (Schema, error) {
 	for _, t := range s {
 		slices.Sort(t.ForeignKeys)
 	}
-	return s, nil
+	return nil
 }
 
 // each runs a query and calls fn for every row.

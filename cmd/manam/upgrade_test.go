@@ -49,7 +49,19 @@ func TestUpgradeKeepsData(t *testing.T) {
 	}
 }
 
-func testUpgradeKeepsData(t *testing.T, be backend, r storagetest.Release) {
+// upgraded is a release's database, migrated and served by this release,
+// and a relying party of its tenant that reaches the server under the
+// fixture's issuer.
+type upgraded struct {
+	ctx       context.Context // carries client, for go-oidc
+	client    *http.Client
+	transport *http.Transport
+	provider  *oidc.Provider
+	rp        *rp
+	tn        tenant
+}
+
+func upgrade(t *testing.T, be backend, r storagetest.Release) *upgraded {
 	m := r.Meta
 	if m.Secret != testSecret || m.Email != alice || m.Password != alicePass || m.RedirectURI != rpRedirect {
 		t.Fatalf("fixture %s was not made with the end-to-end tests' secret, account and redirect URI", r.Name)
@@ -69,26 +81,37 @@ func testUpgradeKeepsData(t *testing.T, be backend, r storagetest.Release) {
 	// Every request for the issuer's host goes to this server.
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	dialer := &net.Dialer{}
-	transport := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+	u := &upgraded{transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return dialer.DialContext(ctx, network, addr)
-	}}
-	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
-	ctx := oidc.ClientContext(context.Background(), client)
-	p, err := oidc.NewProvider(ctx, m.Issuer)
+	}}}
+	u.client = &http.Client{Transport: u.transport, Timeout: 30 * time.Second}
+	u.ctx = oidc.ClientContext(context.Background(), u.client)
+	p, err := oidc.NewProvider(u.ctx, m.Issuer)
 	if err != nil {
 		t.Fatalf("discovery: %v", err)
 	}
 	ep := p.Endpoint()
 	ep.AuthStyle = oauth2.AuthStyleInHeader
-	tn := tenant{ClientID: m.ClientID, ClientSecret: m.ClientSecret, CustomerToken: m.CustomerToken}
-	rp := &rp{t: t, ctx: ctx, provider: p, verifier: p.Verifier(&oidc.Config{ClientID: tn.ClientID}),
-		conf: oauth2.Config{ClientID: tn.ClientID, ClientSecret: tn.ClientSecret, Endpoint: ep, RedirectURL: rpRedirect,
+	u.provider = p
+	u.tn = tenant{ClientID: m.ClientID, ClientSecret: m.ClientSecret, CustomerToken: m.CustomerToken}
+	u.rp = &rp{t: t, ctx: u.ctx, provider: p, verifier: p.Verifier(&oidc.Config{ClientID: u.tn.ClientID}),
+		conf: oauth2.Config{ClientID: u.tn.ClientID, ClientSecret: u.tn.ClientSecret, Endpoint: ep, RedirectURL: rpRedirect,
 			Scopes: []string{oidc.ScopeOpenID, "email", oidc.ScopeOfflineAccess}}}
-	browserFor := func(t *testing.T) *browser {
-		b := newBrowser(t, m.Issuer)
-		b.c.Transport = transport
-		return b
-	}
+	return u
+}
+
+// browser is a fresh browser for the fixture's issuer.
+func (u *upgraded) browser(t *testing.T, issuer string) *browser {
+	b := newBrowser(t, issuer)
+	b.c.Transport = u.transport
+	return b
+}
+
+func testUpgradeKeepsData(t *testing.T, be backend, r storagetest.Release) {
+	m := r.Meta
+	u := upgrade(t, be, r)
+	ctx, client, p, rp, tn := u.ctx, u.client, u.provider, u.rp, u.tn
+	browserFor := func(t *testing.T) *browser { return u.browser(t, m.Issuer) }
 
 	t.Run("the account signs in with its password", func(t *testing.T) {
 		rp.t = t
