@@ -52,7 +52,9 @@
 //     once its publication has passed.
 //
 // Keys stored before activation times existed (schema migration 13) count
-// as active from their creation.
+// as active from their creation. Servers of a release older than that
+// step ignore activation times and sign with a rotated key at their next
+// reload: while any runs, do not rotate (README, Upgrading; docs/design.md).
 //
 // It hands fosite the raw crypto.Signer (fosite's own signer speaks go-jose
 // v3 and rejects a v4 JWK). It imports storage and nothing else of Manam's.

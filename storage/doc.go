@@ -49,6 +49,44 @@
 //
 // Throttles (throttle.go) keep one GCRA bucket per row, spent with one
 // upsert whose arithmetic runs in SQL, so replicas share every budget.
+
+// # Schema migrations
+//
+// The schema is a numbered list of steps (migrations in migrate.go, the
+// steps in migrations.go), each recorded in schema_migrations once applied.
+// Every server runs the missing ones at start (`manam migrate` does only
+// that); on MySQL a named lock serialises replicas, on SQLite each step is
+// one BEGIN IMMEDIATE transaction. The rules for a new step:
+//
+//  1. Append it: `{14, "what it does", migrateWhat},` and the function.
+//     Numbers run 1, 2, … without gaps (TestMigrationsNumbered); two
+//     branches that both append take two numbers.
+//  2. Explicit DDL for each dialect, written out (`if isMySQL(tx)` or the
+//     helpers createTables / addColumns / createIndexes), never gorm's
+//     AutoMigrate or AddColumn of a model: the models change, a step must
+//     not, or a fresh database and an upgraded one would differ. The type
+//     for each Go kind, and the MySQL table options, are in migrations.go.
+//  3. A step that has shipped is frozen: never edit it (a database that
+//     ran it is never touched by it again). Correct a mistake with a new
+//     step.
+//  4. Each statement is guarded (the helpers skip what exists): MySQL
+//     commits DDL at once, so a step cut short by a crash runs again.
+//  5. Expand only, so the previous release keeps working on the new
+//     schema while servers are replaced one by one: a new column is
+//     nullable or has a DEFAULT (the previous release's INSERTs do not
+//     name it); nothing it reads is dropped, renamed or narrowed — that
+//     waits for a later release, once no server reads it.
+//  6. Add the model to models in export_test.go; TestModelsFitSchema checks
+//     that the schema holds every model field (a model changed without a
+//     step fails there), TestUpgradeFromReleases and TestUpgradeFromLevels
+//     that an upgraded database ends with a fresh one's schema.
+//
+// Steps 1–13 were AutoMigrate and AddColumn calls until then; their DDL is
+// exactly what gorm generated for them, so the databases those releases
+// made match. Step 4 also converts MySQL tables of the first release,
+// which had the server's default collation, to utf8mb4_bin
+// (binaryCollation). Schema (schema.go) reads a database's schema from its
+// catalogue, for the comparisons.
 //
 // # Semantics fosite relies on
 //

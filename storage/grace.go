@@ -19,6 +19,19 @@ const MaxRefreshGrace = 60 * time.Second
 // at most (the latest rotation); swept after MaxRefreshGrace.
 const tableGrace = "oauth2_refresh_grace"
 
+// refreshGraceRow is a row of oauth2_refresh_grace (written and read
+// with plain SQL; the model documents the table and is checked against it).
+type refreshGraceRow struct {
+	ID          string    `gorm:"primaryKey;size:64"` // the rotated token's key
+	RequestID   string    `gorm:"size:64;not null;index"`
+	ClientID    string    `gorm:"size:64;not null"`
+	SuccessorID string    `gorm:"size:64;not null"`
+	Sealed      string    `gorm:"type:text;not null"`
+	CreatedAt   time.Time `gorm:"not null;index"`
+}
+
+func (refreshGraceRow) TableName() string { return tableGrace }
+
 // migrateRefreshGrace is migration 14: the tenant's grace period and the
 // table of answers kept for it. Explicit DDL per dialect; every statement
 // can run again after a failure half-way (MySQL commits DDL at once).

@@ -9,110 +9,32 @@ import (
 	"gorm.io/gorm"
 )
 
-// migration is one step of the schema. The first creates the schema from
-// the models as they stood then; every later one is an explicit step.
+// migration is one step of the schema: explicit DDL for each dialect
+// (migrations.go), never gorm's AutoMigrate of today's models, so a fresh
+// database and an upgraded one take the same steps. The rules for adding
+// one are in doc.go ("Schema migrations").
 type migration struct {
 	version int
 	name    string
 	up      func(tx *gorm.DB) error
 }
 
+// migrations are the steps, in order, numbered from 1 without gaps. Append
+// only: a step that has shipped is frozen.
 var migrations = []migration{
-	{1, "initial schema", func(tx *gorm.DB) error {
-		return tableOptions(tx).AutoMigrate(
-			&Tenant{},
-			&authorizeCodeRow{}, &pkceRow{}, &oidcSessionRow{}, &accessTokenRow{}, &refreshTokenRow{},
-			&Account{}, &LoginSession{}, &Consent{},
-			&SigningKey{},
-		)
-	}},
-	{2, "outbox for mail and SMS", func(tx *gorm.DB) error {
-		return tableOptions(tx).AutoMigrate(&OutboxMessage{})
-	}},
-	{3, "sign-in failures and lockout", func(tx *gorm.DB) error {
-		// Idempotent: a database created after this step was written got
-		// the columns from step 1 already.
-		for _, col := range []string{"FailedLogins", "FailureWindowStart", "LockedUntil", "Lockouts"} {
-			if !tx.Migrator().HasColumn(&Account{}, col) {
-				if err := tx.Migrator().AddColumn(&Account{}, col); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}},
-	{4, "confirmations", func(tx *gorm.DB) error {
-		return tableOptions(tx).AutoMigrate(&Confirmation{})
-	}},
-	{5, "profile fields", func(tx *gorm.DB) error {
-		for _, col := range ProfileColumns {
-			if !tx.Migrator().HasColumn(&Account{}, col) {
-				if err := tx.Migrator().AddColumn(&Account{}, col); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}},
-	{6, "memberships", func(tx *gorm.DB) error {
-		return tableOptions(tx).AutoMigrate(&Membership{})
-	}},
-	{7, "mobile numbers", func(tx *gorm.DB) error {
-		for _, col := range []string{"Mobile", "MobileVerified"} {
-			if !tx.Migrator().HasColumn(&Account{}, col) {
-				if err := tx.Migrator().AddColumn(&Account{}, col); err != nil {
-					return err
-				}
-			}
-		}
-		if !tx.Migrator().HasIndex(&Account{}, "Mobile") {
-			return tx.Migrator().CreateIndex(&Account{}, "Mobile")
-		}
-		return nil
-	}},
-	{8, "one-time codes", func(tx *gorm.DB) error {
-		for _, col := range []string{"CodeHash", "Attempts"} {
-			if !tx.Migrator().HasColumn(&Confirmation{}, col) {
-				if err := tx.Migrator().AddColumn(&Confirmation{}, col); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}},
-	{9, "tenant settings", func(tx *gorm.DB) error {
-		for _, col := range TenantSettingsColumns {
-			if !tx.Migrator().HasColumn(&Tenant{}, col) {
-				if err := tx.Migrator().AddColumn(&Tenant{}, col); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}},
-	{10, "second factors", func(tx *gorm.DB) error {
-		return tableOptions(tx).AutoMigrate(&Factor{}, &RecoveryCode{}, &TrustedDevice{}, &PendingLogin{})
-	}},
-	{11, "upstream links", func(tx *gorm.DB) error {
-		return tableOptions(tx).AutoMigrate(&UpstreamLink{}, &PendingUpstreamLink{})
-	}},
-	{12, "the tenant of a confirmation", func(tx *gorm.DB) error {
-		if tx.Migrator().HasColumn(&Confirmation{}, "ClientID") {
-			return nil
-		}
-		return tx.Migrator().AddColumn(&Confirmation{}, "ClientID")
-	}},
-	{13, "signing key activation time", func(tx *gorm.DB) error {
-		// A rotation publishes a key at once and signs with it only from
-		// activates_at (package keys). Keys made before are active since
-		// their creation. Idempotent: the backfill touches only NULLs.
-		if !tx.Migrator().HasColumn(&SigningKey{}, "ActivatesAt") {
-			if err := tx.Migrator().AddColumn(&SigningKey{}, "ActivatesAt"); err != nil {
-				return err
-			}
-		}
-		return tx.Model(&SigningKey{}).Where("activates_at IS NULL").Update("activates_at", gorm.Expr("created_at")).Error
-	}},
+	{1, "initial schema", migrateInitial},
+	{2, "outbox for mail and SMS", migrateOutbox},
+	{3, "sign-in failures and lockout", migrateLockout},
+	{4, "confirmations", migrateConfirmations},
+	{5, "profile fields", migrateProfile},
+	{6, "memberships", migrateMemberships},
+	{7, "mobile numbers", migrateMobile},
+	{8, "one-time codes", migrateCodes},
+	{9, "tenant settings", migrateTenantSettings},
+	{10, "second factors", migrateFactors},
+	{11, "upstream links", migrateUpstreamLinks},
+	{12, "the tenant of a confirmation", migrateConfirmationTenant},
+	{13, "signing key activation time", migrateKeyActivation},
 	{14, "refresh-token grace", migrateRefreshGrace},
 	{15, "shared throttles and tenants' back ends", migrateThrottles},
 }
@@ -131,8 +53,7 @@ func migrateThrottles(tx *gorm.DB) error {
 			"KEY idx_throttle_buckets_tat (tat)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"}
 		addColumn = "ALTER TABLE tenants ADD COLUMN backend_cidrs text NULL"
 	}
-	// A database created since this step was written has the column from
-	// step 1 (the tenant model as it is now).
+	// Guarded: a step cut short on MySQL runs again.
 	if !tx.Migrator().HasColumn("tenants", "backend_cidrs") {
 		ddl = append(ddl, addColumn)
 	}
@@ -151,6 +72,11 @@ func SchemaVersion() int { return migrations[len(migrations)-1].version }
 // the versions it applied. Re-running is a no-op. On MySQL a named lock
 // keeps replicas starting together from migrating at once.
 func (db *DB) Migrate(ctx context.Context) ([]int, error) {
+	return db.migrateTo(ctx, SchemaVersion())
+}
+
+// migrateTo applies the migrations up to version target.
+func (db *DB) migrateTo(ctx context.Context, target int) ([]int, error) {
 	g := db.w.WithContext(ctx)
 	if db.dialect == MySQL {
 		conn, err := db.lockMySQL(ctx)
@@ -163,12 +89,15 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 	// transactional there), so a second process migrating the same file
 	// waits, then finds the step done. MySQL commits DDL implicitly, so its
 	// steps are not atomic; the named lock above serialises processes and
-	// each step is written to be safe to re-run after a failure.
-	if err := g.Transaction(func(tx *gorm.DB) error { return tableOptions(tx).AutoMigrate(&schemaMigration{}) }); err != nil {
+	// each statement of a step is guarded, so a step cut short runs again.
+	if err := g.Transaction(createMigrationsTable); err != nil {
 		return nil, fmt.Errorf("storage: migrate: %w", err)
 	}
 	var applied []int
 	for _, m := range migrations {
+		if m.version > target {
+			break
+		}
 		ran := false
 		err := g.Transaction(func(tx *gorm.DB) error {
 			var n int64
@@ -234,14 +163,4 @@ func (db *DB) lockMySQL(ctx context.Context) (func(), error) {
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(CONCAT('manam_migrate.', DATABASE()))")
 		conn.Close()
 	}, nil
-}
-
-// tableOptions makes MySQL tables compare text byte for byte: identifiers,
-// token keys and (already lower-cased) e-mail addresses must not match
-// case- or accent-insensitively, as MySQL's default collations would.
-func tableOptions(g *gorm.DB) *gorm.DB {
-	if g.Dialector.Name() == "mysql" {
-		return g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
-	}
-	return g
 }

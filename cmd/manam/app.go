@@ -54,6 +54,12 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	if len(applied) > 0 {
 		log.Info("schema migrated", "applied", applied, "version", storage.SchemaVersion())
 	}
+	if v, err := db.CurrentVersion(ctx); err == nil && v > storage.SchemaVersion() {
+		// A newer release migrated the database: this one may run beside it
+		// during a rolling upgrade, or after a rollback (README, Upgrading).
+		log.Warn("the database schema is newer than this release's: an older release is running during an upgrade or after a rollback",
+			"database_version", v, "release_version", storage.SchemaVersion())
+	}
 	return &app{cfg: cfg, log: log, db: db, secret: secret}, nil
 }
 
