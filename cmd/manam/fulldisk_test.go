@@ -265,7 +265,6 @@ func TestSQLiteFullDiskRecovers(t *testing.T) {
 	// Full, under load: 503 everywhere, readiness included.
 	full := func(phase string) {
 		t.Helper()
-		fillDisk(t, filler)
 		time.Sleep(500 * time.Millisecond) // answers in flight when the disk filled
 		load.take()
 		time.Sleep(time.Second)
@@ -313,6 +312,7 @@ func TestSQLiteFullDiskRecovers(t *testing.T) {
 		}
 	}
 
+	fillDisk(t, filler)
 	full("first fill")
 	recovers("without restart")
 
