@@ -121,7 +121,7 @@ func (k *walKeeper) reserve(total int64) int64 {
 type walKeeper struct {
 	walPath, dir string
 	minFree      atomic.Int64 // < 0: automatic
-	w, r         *gorm.DB
+	r            *gorm.DB     // the reader pool: passive and truncating checkpoints
 	batch        *batcher
 	log          *slog.Logger
 	now          func() time.Time
@@ -146,7 +146,7 @@ type walKeeper struct {
 // its refusal in front of every write statement of w (gorm create, update,
 // delete and exec; PRAGMAs pass, so checkpoints still run).
 func newWALKeeper(path string, w, r *gorm.DB, o options) (*walKeeper, error) {
-	k := &walKeeper{walPath: path + "-wal", dir: filepath.Dir(path), w: w, r: r,
+	k := &walKeeper{walPath: path + "-wal", dir: filepath.Dir(path), r: r,
 		log: o.log, now: time.Now, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	k.minFree.Store(o.minFree)
 	k.why.Store("")
