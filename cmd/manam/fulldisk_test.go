@@ -33,7 +33,7 @@ func mountTmpfs(t *testing.T, size int64) string {
 		if os.Getenv(envRequireRoot) != "" {
 			t.Fatalf("%s is set but the test does not run as root: cannot mount a small file system", envRequireRoot)
 		}
-		t.Skipf("needs root to mount a %d-byte tmpfs (set %s to make this a failure)", size, envRequireRoot)
+		t.Skipf("needs root to mount a small tmpfs (%d MiB); set %s=1 to make this a failure", size>>20, envRequireRoot)
 	}
 	dir := t.TempDir()
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
