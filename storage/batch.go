@@ -1,10 +1,7 @@
 package storage
 
 import (
-	"context"
 	"errors"
-	"log/slog"
-	"time"
 
 	"gorm.io/gorm"
 )
@@ -19,8 +16,14 @@ var errClosed = errors.New("storage: database closed")
 // capped the token endpoint; see PERFORMANCE-NOTES.md). A failed statement
 // aborts only itself in SQLite, so the others in the batch still commit;
 // if the commit fails, every write in the batch gets the error.
+//
+// The WAL keeper (wal.go) refuses writes here before they queue when the
+// disk is nearly full, is told how many writes each batch held and how it
+// failed, and runs its writer-side checkpoints between batches (alone), so
+// no other write interleaves with them.
 type batcher struct {
 	w        *gorm.DB
+	wal      *walKeeper // nil: no refusals, no reports
 	jobs     chan *writeJob
 	stop     chan struct{}
 	done     chan struct{}
@@ -28,12 +31,13 @@ type batcher struct {
 }
 
 type writeJob struct {
-	fn  func(*gorm.DB) error
-	err chan error
+	fn    func(*gorm.DB) error
+	err   chan error
+	alone bool // runs by itself, outside any transaction (a checkpoint)
 }
 
-func newBatcher(w *gorm.DB) *batcher {
-	b := &batcher{w: w, jobs: make(chan *writeJob), stop: make(chan struct{}), done: make(chan struct{}), maxBatch: 128}
+func newBatcher(w *gorm.DB, wal *walKeeper) *batcher {
+	b := &batcher{w: w, wal: wal, jobs: make(chan *writeJob), stop: make(chan struct{}), done: make(chan struct{}), maxBatch: 128}
 	go b.run()
 	return b
 }
@@ -42,7 +46,19 @@ func newBatcher(w *gorm.DB) *batcher {
 // for its commit. The write goes through even if ctx ends while it waits:
 // a half-finished request must not leave a half-finished write.
 func (b *batcher) submit(fn func(*gorm.DB) error) error {
-	j := &writeJob{fn: fn, err: make(chan error, 1)}
+	if err := b.wal.refusal(); err != nil {
+		return err
+	}
+	return b.enqueue(&writeJob{fn: fn, err: make(chan error, 1)})
+}
+
+// alone runs fn on the writer connection between two batches, outside any
+// transaction, and returns its error.
+func (b *batcher) alone(fn func(*gorm.DB) error) error {
+	return b.enqueue(&writeJob{fn: fn, err: make(chan error, 1), alone: true})
+}
+
+func (b *batcher) enqueue(j *writeJob) error {
 	select {
 	case b.jobs <- j: // unbuffered: accepted only by a running loop, which always answers
 	case <-b.done:
@@ -60,71 +76,74 @@ func (b *batcher) run() {
 		case <-b.stop:
 			return
 		}
+		if first.alone {
+			first.err <- first.fn(b.w)
+			continue
+		}
 		batch := []*writeJob{first}
+		var after *writeJob
 	gather:
 		for len(batch) < b.maxBatch {
 			select {
 			case j := <-b.jobs:
+				if j.alone {
+					after = j
+					break gather
+				}
 				batch = append(batch, j)
 			default:
 				break gather
 			}
 		}
-		b.commit(batch)
+		b.wal.wrote(len(batch), b.commit(batch))
+		if after != nil {
+			after.err <- after.fn(b.w)
+		}
 	}
 }
 
-func (b *batcher) commit(batch []*writeJob) {
+// commit runs a batch and returns the first error it met (for the WAL keeper).
+func (b *batcher) commit(batch []*writeJob) error {
 	if len(batch) == 1 {
-		batch[0].err <- batch[0].fn(b.w)
-		return
+		err := batch[0].fn(b.w)
+		batch[0].err <- err
+		return err
 	}
 	tx := b.w.Begin()
 	if tx.Error != nil {
 		for _, j := range batch {
 			j.err <- tx.Error
 		}
-		return
+		return tx.Error
 	}
 	errs := make([]error, len(batch))
 	for i, j := range batch {
 		errs[i] = j.fn(tx)
 	}
-	if err := tx.Commit().Error; err != nil {
+	cerr := tx.Commit().Error
+	if cerr != nil {
 		_ = tx.Rollback()
 		for i := range errs {
 			if errs[i] == nil {
-				errs[i] = err
+				errs[i] = cerr
 			}
 		}
 	}
 	for i, j := range batch {
 		j.err <- errs[i]
 	}
+	if cerr != nil {
+		return cerr
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (b *batcher) close() {
 	close(b.stop)
 	<-b.done
-}
-
-// checkpointer moves the WAL into the database file from a reader
-// connection every interval, so no request's commit pays for it (SQLite's
-// automatic checkpoint is off on the writer).
-func checkpointer(r *gorm.DB, interval time.Duration, stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			if err := r.WithContext(ctx).Exec("PRAGMA wal_checkpoint(PASSIVE)").Error; err != nil {
-				slog.Default().Warn("sqlite checkpoint failed", "err", err)
-			}
-			cancel()
-		}
-	}
 }

@@ -44,8 +44,12 @@
 //
 // Writes outside a transaction go through a group commit (batch.go): one
 // goroutine owns the writer and commits every waiting write together, and
-// WAL checkpoints run on a background connection instead of inside a
-// request's commit. Tenants are cached for ClientCacheTTL.
+// WAL checkpoints run in the background instead of inside a request's
+// commit. The WAL keeper (wal.go) bounds the log, empties it when writes
+// are idle, and refuses writes (ErrDiskFull, an ErrUnavailable; Ready says
+// so too) while the disk is below a free-space reserve, so SQLite can still
+// checkpoint and recovers by itself once space is freed. Tenants are cached
+// for ClientCacheTTL.
 //
 // Throttles (throttle.go) keep one GCRA bucket per row, spent with one
 // upsert whose arithmetic runs in SQL, so replicas share every budget.

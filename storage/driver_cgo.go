@@ -3,6 +3,9 @@
 package storage
 
 import (
+	"errors"
+
+	"github.com/mattn/go-sqlite3"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 )
@@ -17,4 +20,10 @@ func sqliteDialector(path, synchronous string, writer bool) gorm.Dialector {
 		dsn += "&_txlock=immediate"
 	}
 	return sqlite.Open(dsn)
+}
+
+// isDiskFull recognises SQLITE_FULL and SQLITE_IOERR: the disk refused a write.
+func isDiskFull(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrFull || se.Code == sqlite3.ErrIoErr)
 }

@@ -3,6 +3,8 @@
 package storage
 
 import (
+	"errors"
+
 	"github.com/glebarez/sqlite"
 	"gorm.io/gorm"
 )
@@ -25,4 +27,15 @@ func sqliteDialector(path, synchronous string, writer bool) gorm.Dialector {
 		dsn += "&_txlock=immediate"
 	}
 	return sqlite.Open(dsn)
+}
+
+// isDiskFull recognises SQLITE_FULL and SQLITE_IOERR (primary or extended
+// codes): the disk refused a write.
+func isDiskFull(err error) bool {
+	var se interface{ Code() int }
+	if !errors.As(err, &se) {
+		return false
+	}
+	c := se.Code() & 0xff
+	return c == sqliteFull || c == sqliteIOErr
 }

@@ -39,12 +39,12 @@ type DB struct {
 	dialect Dialect
 	path    string // SQLite file path, "" for MySQL
 
-	clients          *clientCache // tenants loaded recently (see ClientCacheTTL)
-	batch            *batcher     // SQLite group commit
-	closeOnce        sync.Once
-	closeErr         error
-	stopCkpt, ckDone chan struct{} // SQLite background checkpoints
-	faults           faults        // see SetFaultHook
+	clients   *clientCache // tenants loaded recently (see ClientCacheTTL)
+	batch     *batcher     // SQLite group commit
+	wal       *walKeeper   // SQLite checkpoints and disk space (wal.go)
+	closeOnce sync.Once
+	closeErr  error
+	faults    faults // see SetFaultHook
 }
 
 // ParsedDSN is what a DSN says.
@@ -125,7 +125,7 @@ func redactDSN(dsn string) string {
 }
 
 // Open connects to the database a DSN names. It does not migrate.
-func Open(ctx context.Context, dsn string) (*DB, error) {
+func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	p, err := ParseDSN(dsn)
 	if err != nil {
 		return nil, err
@@ -163,14 +163,16 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		rsql, _ := r.DB()
 		rsql.SetMaxOpenConns(4)
 		rsql.SetMaxIdleConns(4)
-		// Checkpoints run in the background (checkpointer), not inside a request's commit.
+		// Checkpoints run in the background (walKeeper), not inside a request's commit.
 		if err := w.Exec("PRAGMA wal_autocheckpoint=0").Error; err != nil {
 			return nil, fmt.Errorf("storage: sqlite: %w", err)
 		}
 		db.w, db.r = w, r
-		db.batch = newBatcher(w)
-		db.stopCkpt, db.ckDone = make(chan struct{}), make(chan struct{})
-		go checkpointer(r, time.Second, db.stopCkpt, db.ckDone)
+		if db.wal, err = newWALKeeper(p.Path, w, r, openOptions(opts)); err != nil {
+			return nil, err
+		}
+		db.batch = newBatcher(w, db.wal)
+		db.wal.start(db.batch)
 	case MySQL:
 		g, err := openMySQL(p.MySQLDSN, cfg)
 		if err != nil {
@@ -268,8 +270,11 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Ready checks that the database serves Manam: a query of the schema's
 // own table, not only a connection (a pooled connection answers a ping
-// after the database itself was dropped).
+// after the database itself was dropped), and writes admitted (Writable).
 func (db *DB) Ready(ctx context.Context) error {
+	if err := db.Writable(); err != nil {
+		return err
+	}
 	v, err := db.CurrentVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -293,8 +298,7 @@ func (db *DB) Close() error {
 func (db *DB) close() error {
 	if db.batch != nil {
 		db.batch.close()
-		close(db.stopCkpt)
-		<-db.ckDone
+		db.wal.close()
 		// A last full checkpoint leaves the WAL empty for the next start.
 		_ = db.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)").Error
 	}

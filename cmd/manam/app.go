@@ -42,7 +42,7 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 			"Back it up with the database: without it, signing keys and client secrets cannot be used. Set MANAM_SECRET in production.",
 			"file", cfg.secretGenerated)
 	}
-	db, err := storage.Open(ctx, cfg.DSN)
+	db, err := storage.Open(ctx, cfg.DSN, storage.WithSQLiteMinFree(cfg.SQLiteMinFree), storage.WithLogger(log))
 	if err != nil {
 		return nil, err
 	}

@@ -71,6 +71,12 @@ type Config struct {
 	MetricsAddr string // MANAM_METRICS_ADDR: if set, /metrics is served on this address only, not on the public listener. Default off (public listener).
 	DebugAddr   string // MANAM_DEBUG_ADDR: if set, serve Go's pprof on this address (keep it on loopback). Default off.
 
+	// MANAM_SQLITE_MIN_FREE: SQLite only: writes are refused (503, and
+	// /readyz 503) while the database's file system has fewer bytes free
+	// (a number, or with a KiB, MiB or GiB suffix; 0 never refuses).
+	// Default -1: the smaller of 64 MiB and an eighth of the file system.
+	SQLiteMinFree int64
+
 	InsecureDebugErrors bool // MANAM_INSECURE_DEBUG_ERRORS: send fosite's debug detail to clients. Development only.
 
 	GoogleClientID     string // MANAM_GOOGLE_CLIENT_ID: enables "Sign in with Google" (with the secret). Default off.
@@ -112,6 +118,31 @@ func integer(dst func(*Config) *int) func(*Config, string) error {
 			return fmt.Errorf("want a non-negative integer, got %q", v)
 		}
 		*dst(c) = n
+		return nil
+	}
+}
+
+// byteSize parses a byte count: a number, optionally with a KiB, MiB or
+// GiB suffix; empty is -1 (automatic).
+func byteSize(dst func(*Config) *int64) func(*Config, string) error {
+	return func(c *Config, raw string) error {
+		v := strings.TrimSpace(raw)
+		if v == "" {
+			*dst(c) = -1
+			return nil
+		}
+		mult := int64(1)
+		for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+			if strings.HasSuffix(v, suffix) {
+				v, mult = strings.TrimSpace(strings.TrimSuffix(v, suffix)), m
+				break
+			}
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > (1<<62)/mult {
+			return fmt.Errorf("want a byte count such as 67108864 or 64MiB, got %q", raw)
+		}
+		*dst(c) = n * mult
 		return nil
 	}
 }
@@ -180,6 +211,7 @@ var settings = append([]setting{
 	{"dialects", "MANAM_DIALECTS", "", `client dialect mounts, JSON: [{"dialect","tenant","prefix"|"host","exist_email"}]`, str(func(c *Config) *string { return &c.Dialects })},
 	{"metrics-addr", "MANAM_METRICS_ADDR", "", "serve /metrics on this address only (e.g. 127.0.0.1:9090), not on the public listener", str(func(c *Config) *string { return &c.MetricsAddr })},
 	{"debug-addr", "MANAM_DEBUG_ADDR", "", "serve pprof on this address (loopback only)", str(func(c *Config) *string { return &c.DebugAddr })},
+	{"sqlite-min-free", "MANAM_SQLITE_MIN_FREE", "", "SQLite: refuse writes while the disk has less free (e.g. 64MiB; 0: never; default: min(64MiB, 1/8 of the disk))", byteSize(func(c *Config) *int64 { return &c.SQLiteMinFree })},
 	{"google-client-id", "MANAM_GOOGLE_CLIENT_ID", "", "Google OAuth client id (enables Sign in with Google)", str(func(c *Config) *string { return &c.GoogleClientID })},
 	{"", "MANAM_GOOGLE_CLIENT_SECRET", "", "", str(func(c *Config) *string { return &c.GoogleClientSecret })},
 	{"google-issuer", "MANAM_GOOGLE_ISSUER", "https://accounts.google.com", "Google's issuer URL (a test double or a proxy)", str(func(c *Config) *string { return &c.GoogleIssuer })},
