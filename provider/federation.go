@@ -88,7 +88,12 @@ func (p *Provider) LegacyAnswer(w http.ResponseWriter, r *http.Request, clientID
 		unavailable(err)
 		return
 	}
-	tok, err := p.IssueTokens(ctx, IssueRequest{ClientID: clientID, Session: sess, Grant: "urn:manam:legacy:googlelogin"})
+	client, err := p.Client(ctx, clientID)
+	if err != nil {
+		unavailable(err)
+		return
+	}
+	tok, err := p.IssueFor(ctx, client, IssueRequest{Session: sess, Grant: "urn:manam:legacy:googlelogin"})
 	if err != nil {
 		unavailable(err)
 		return

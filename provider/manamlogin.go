@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"net/url"
 	"strings"
 
@@ -74,13 +73,13 @@ func (p *Provider) LegacyAuthorizeURL(clientID, state, codeChallenge string) str
 // secret; the code is bound to the callback and the PKCE verifier), and
 // says whose they are. A refused code is ErrTokenRefused.
 func (p *Provider) ExchangeLegacyCode(ctx context.Context, clientID, code, verifier string) (*Tokens, string, error) {
-	if code == "" || len(code) > 4096 {
-		return nil, "", ErrTokenRefused
+	client, err := p.Client(ctx, clientID)
+	if err != nil {
+		return nil, "", err
 	}
-	out, subject, err := p.grantFor(ctx, clientID, url.Values{"grant_type": {"authorization_code"}, "code": {code},
-		"redirect_uri": {p.legacyCallback()}, "code_verifier": {verifier}})
-	if err == nil && subject == "" {
-		err = errors.New("provider: legacy code exchange: no subject")
+	out, err := p.ExchangeCodeFor(ctx, client, code, verifier, p.legacyCallback())
+	if err != nil {
+		return nil, "", err
 	}
-	return out, subject, err
+	return out, out.Subject, nil
 }

@@ -100,6 +100,7 @@ type Deps struct {
 type Provider struct {
 	cfg       Config
 	oauth     fosite.OAuth2Provider
+	fc        *fosite.Config // fosite's configuration: its handlers, for the grants of grant.go
 	store     *storage.FositeStore
 	tenants   *storage.Tenants
 	db        *storage.DB
@@ -180,7 +181,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		Signer:                     p.signer,
 	}
 	p.tokens, p.refreshTokens = strategy, strategy
-	p.oauth = compose.Compose(fc, graceView{clientView: clientView{FositeStore: p.store, callback: cfg.Issuer + LegacyCallbackPath}, p: p}, strategy,
+	oauth, ok := compose.Compose(fc, graceView{clientView: clientView{FositeStore: p.store, callback: cfg.Issuer + LegacyCallbackPath}, p: p}, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.OAuth2RefreshTokenGrantFactory,
@@ -188,12 +189,11 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		compose.OpenIDConnectRefreshFactory,
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
-	)
-	if f, ok := p.oauth.(*fosite.Fosite); ok {
-		fc.ClientAuthenticationStrategy = p.clientAuthentication(f)
-	} else {
+	).(*fosite.Fosite)
+	if !ok {
 		return nil, errors.New("provider: fosite did not compose a *fosite.Fosite")
 	}
+	p.oauth, p.fc = oauth, fc
 	// PKCE, wired by hand so its storage cannot delete the challenge early (see pkceStorage).
 	fc.TokenEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})
 	fc.AuthorizeEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})

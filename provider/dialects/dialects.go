@@ -78,8 +78,8 @@ type Accounts interface {
 // Tokens is what the dialects need of the provider: the same tokens as
 // /oauth2/token.
 type Tokens interface {
-	IssueTokens(ctx context.Context, in provider.IssueRequest) (*provider.Tokens, error)
-	RefreshTokens(ctx context.Context, clientID, refreshToken string) (*provider.Tokens, error)
+	IssueFor(ctx context.Context, client *storage.Client, in provider.IssueRequest) (*provider.Tokens, error)
+	RefreshFor(ctx context.Context, client *storage.Client, refreshToken string) (*provider.Tokens, error)
 	AccessTokenInfo(ctx context.Context, token string) (*provider.TokenInfo, error)
 }
 
@@ -357,8 +357,8 @@ func (b *base) startSession(ctx context.Context, c *call, acct *storage.Account,
 }
 
 // issue mints the tenant's tokens for a session.
-func (b *base) issue(ctx context.Context, sess *idp.Session, jwt bool) (*provider.Tokens, error) {
-	return b.d.Tokens.IssueTokens(ctx, provider.IssueRequest{ClientID: b.cfg.Tenant, Session: sess, Refresh: true, JWT: jwt,
+func (b *base) issue(ctx context.Context, c *call, sess *idp.Session, jwt bool) (*provider.Tokens, error) {
+	return b.d.Tokens.IssueFor(ctx, storage.ClientFromTenant(c.tenant), provider.IssueRequest{Session: sess, Refresh: true, JWT: jwt,
 		Grant: "urn:manam:dialect:" + string(b.cfg.Dialect)})
 }
 

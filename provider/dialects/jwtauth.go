@@ -96,8 +96,8 @@ func validEmail(email string) error {
 
 // signedIn mints the 004 pair for a session: a JWT access token whatever
 // the tenant's format, and a refresh token when the tenant may have one.
-func (j *jwtAuth) signedIn(ctx context.Context, w http.ResponseWriter, sess *idp.Session) error {
-	tok, err := j.issue(ctx, sess, true)
+func (j *jwtAuth) signedIn(ctx context.Context, w http.ResponseWriter, c *call, sess *idp.Session) error {
+	tok, err := j.issue(ctx, c, sess, true)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (j *jwtAuth) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	return j.signedIn(r.Context(), w, sess)
+	return j.signedIn(r.Context(), w, c, sess)
 }
 
 // register serves POST /api/register: email, password, name. A
@@ -176,7 +176,7 @@ func (j *jwtAuth) verify(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	return j.signedIn(ctx, w, sess)
+	return j.signedIn(ctx, w, c, sess)
 }
 
 // resendVerification serves GET /api/resend-email-verification?capcha=…
@@ -248,7 +248,7 @@ func (j *jwtAuth) tokenAccount(ctx context.Context, c *call, token string) (*sto
 // refresh_token grant of /oauth2/token (rotation; a reused vaultToken
 // revokes its family).
 func (j *jwtAuth) refresh(w http.ResponseWriter, r *http.Request, c *call) error {
-	tok, err := j.d.Tokens.RefreshTokens(r.Context(), c.tenant.ID, bearer(r))
+	tok, err := j.d.Tokens.RefreshFor(r.Context(), storage.ClientFromTenant(c.tenant), bearer(r))
 	if errors.Is(err, provider.ErrTokenRefused) || errors.Is(err, provider.ErrUnknownClient) {
 		return refusal(http.StatusUnauthorized, say("The vaultToken is invalid, expired or already used."))
 	}

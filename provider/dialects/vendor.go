@@ -48,7 +48,7 @@ func (v *vendor) authorize(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
-	tok, err := v.issue(ctx, sess, false)
+	tok, err := v.issue(ctx, c, sess, false)
 	if err != nil {
 		return err
 	}

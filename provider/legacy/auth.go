@@ -125,7 +125,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request, c *call) error {
 		}
 	}
 	if acct != nil && c.tenant.AllowUnconfirmed && step == idp.StepNone {
-		_, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.tenant.ID)
+		_, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.tenant)
 		if err != nil {
 			return err
 		}
@@ -216,12 +216,12 @@ func (a *API) tenantAuthenticated(r *http.Request, c *call) bool {
 // signIn starts a session for an account that has proved everything its
 // sign-in needs, sets the API's session cookie, and issues the tenant's
 // tokens (with a refresh token when the tenant may have one).
-func (a *API) signIn(ctx context.Context, w http.ResponseWriter, acct *storage.Account, amr []string, clientID string) (*idp.Session, *provider.Tokens, error) {
+func (a *API) signIn(ctx context.Context, w http.ResponseWriter, acct *storage.Account, amr []string, tenant *storage.Tenant) (*idp.Session, *provider.Tokens, error) {
 	token, sess, err := a.IDP.StartSession(ctx, acct, amr, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	tok, err := a.Tokens.IssueTokens(ctx, provider.IssueRequest{ClientID: clientID, Session: sess, Refresh: true, Grant: "urn:manam:legacy:password"})
+	tok, err := a.Tokens.IssueFor(ctx, clientOf(tenant), provider.IssueRequest{Session: sess, Refresh: true, Grant: "urn:manam:legacy:password"})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -371,7 +371,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request, c *call) error {
 		e.extra = map[string]any{"account_url": a.Issuer + "/account"}
 		return e
 	}
-	_, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.tenant.ID)
+	_, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.tenant)
 	if err != nil {
 		return err
 	}
@@ -454,7 +454,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request, c *call) er
 // exactly as at /oauth2/token.
 func (a *API) refresh(w http.ResponseWriter, r *http.Request, c *call) error {
 	rt := firstNonEmpty(r.Header.Get("refresh_token"), r.Header.Get("refresh-token"), c.p.get("refresh_token"), r.Header.Get("access_token"), c.p.get("access_token"))
-	tok, err := a.Tokens.RefreshTokens(r.Context(), c.tenant.ID, rt)
+	tok, err := a.Tokens.RefreshFor(r.Context(), clientOf(c.tenant), rt)
 	if errors.Is(err, provider.ErrTokenRefused) {
 		return refuse("The refresh token is invalid, expired or already used.", "/auth/login")
 	}

@@ -27,8 +27,8 @@ import (
 // Tokens is what the legacy API needs of the provider: the same tokens as
 // /oauth2/token.
 type Tokens interface {
-	IssueTokens(ctx context.Context, in provider.IssueRequest) (*provider.Tokens, error)
-	RefreshTokens(ctx context.Context, clientID, refreshToken string) (*provider.Tokens, error)
+	IssueFor(ctx context.Context, client *storage.Client, in provider.IssueRequest) (*provider.Tokens, error)
+	RefreshFor(ctx context.Context, client *storage.Client, refreshToken string) (*provider.Tokens, error)
 	AccessTokenInfo(ctx context.Context, token string) (*provider.TokenInfo, error)
 	AuthenticateClient(ctx context.Context, clientID, secret string) (*storage.Client, error)
 }
@@ -401,6 +401,14 @@ func (a *API) fromGateway(r *http.Request) bool {
 	}
 	addr, err := netip.ParseAddrPort(r.RemoteAddr)
 	return err == nil && provider.InPrefixes(addr.Addr(), a.TrustedGateways)
+}
+
+// clientOf is a tenant's OAuth client (nil for none).
+func clientOf(t *storage.Tenant) *storage.Client {
+	if t == nil {
+		return nil
+	}
+	return storage.ClientFromTenant(t)
 }
 
 func firstNonEmpty(ss ...string) string {

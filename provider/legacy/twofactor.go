@@ -274,7 +274,7 @@ func (a *API) validate(kind string) handler {
 			return err
 		}
 		a.setCookie(w, pendingCookie, "", -1)
-		_, tok, err := a.signIn(ctx, w, acct, amr, p.Row.ClientID)
+		_, tok, err := a.signIn(ctx, w, acct, amr, tenant)
 		if err != nil {
 			return err
 		}
