@@ -51,7 +51,7 @@ func (p *Provider) authFail(w http.ResponseWriter, r *http.Request) {
 	r2.Method = http.MethodGet
 	r2.URL.RawQuery = form.Encode()
 	r2.Form, r2.PostForm, r2.Body = nil, nil, http.NoBody
-	ar, err := p.oauth.NewAuthorizeRequest(r2.Context(), r2)
+	ar, err := p.newAuthorizeRequest(r2.Context(), r2)
 	if err != nil {
 		p.authorizeError(w, r2, ar, err)
 		return

@@ -94,6 +94,12 @@ type Deps struct {
 	// none); UpstreamKey (32 bytes) seals their per-login state.
 	Upstreams   *upstream.Set
 	UpstreamKey []byte
+	// IssuerRedirects are paths on the issuer that any tenant's
+	// authorization request may name as its redirect URI, and then only
+	// them (issuerredirect.go): the callbacks of first-party surfaces that
+	// exchange the code on the tenant's behalf (the legacy API's Login
+	// with Manam).
+	IssuerRedirects []string
 }
 
 // Provider serves the OAuth 2.0 / OpenID Connect surface.
@@ -118,6 +124,10 @@ type Provider struct {
 	refreshTokens oauth2.RefreshTokenStrategy
 	hasher        fosite.Hasher // client secrets
 	graceSealer   *mfa.Sealer   // kept refresh answers (grace.go)
+	// view is the store fosite composes over; issuerRedirects are the
+	// absolute issuer redirects (issuerredirect.go).
+	view            graceView
+	issuerRedirects []string
 }
 
 // New builds the provider.
@@ -181,7 +191,11 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		Signer:                     p.signer,
 	}
 	p.tokens, p.refreshTokens = strategy, strategy
-	oauth, ok := compose.Compose(fc, graceView{clientView: clientView{FositeStore: p.store, callback: cfg.Issuer + LegacyCallbackPath}, p: p}, strategy,
+	for _, path := range d.IssuerRedirects {
+		p.issuerRedirects = append(p.issuerRedirects, cfg.Issuer+path)
+	}
+	p.view = graceView{FositeStore: p.store, p: p}
+	oauth, ok := compose.Compose(fc, p.view, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.OAuth2RefreshTokenGrantFactory,

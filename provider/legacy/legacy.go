@@ -31,6 +31,7 @@ type Tokens interface {
 	RefreshFor(ctx context.Context, client *storage.Client, refreshToken string) (*provider.Tokens, error)
 	AccessTokenInfo(ctx context.Context, token string) (*provider.TokenInfo, error)
 	AuthenticateClient(ctx context.Context, clientID, secret string) (*storage.Client, error)
+	ExchangeCodeFor(ctx context.Context, client *storage.Client, code, verifier, redirectURI string) (*provider.Tokens, error)
 }
 
 // TenantFinder finds tenants by client id and by tenant key (storage.Tenants).
@@ -44,9 +45,6 @@ type Deps struct {
 	IDP     *idp.Service
 	Tokens  Tokens
 	Tenants TenantFinder
-	// Login starts "Login with Manam" (GET /manamlogin): the standard
-	// authorization flow for a tenant (nil: not offered).
-	Login ManamLogin
 	// Key (≥ 32 bytes) signs the API's own short-lived cookies.
 	Key []byte
 	// Issuer is the public URL; Secure marks cookies Secure (https).

@@ -3,13 +3,10 @@ package legacy
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 
@@ -244,81 +241,6 @@ func (a *API) editUser(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	a.write(w, http.StatusOK, map[string]any{"email": derefString(saved.Email), "Name": saved.Name, "status": "success"})
-	return nil
-}
-
-// ManamLogin is what "Login with Manam" needs of the provider: the
-// standard authorization request of a tenant, with this API's callback as
-// its redirect URI, and the code exchange on the tenant's behalf.
-type ManamLogin interface {
-	LegacyAuthorizeURL(clientID, state, codeChallenge string) string
-	ExchangeLegacyCode(ctx context.Context, clientID, code, verifier string) (*provider.Tokens, string, error)
-}
-
-const loginCookie = "ab_manamlogin"
-
-// manamLogin serves GET /manamlogin (the tenant key in a header, the
-// query or the path): the browser goes through the standard authorization
-// flow of the tenant (sign-in, second factor, consent), and comes back to
-// /manamlogin/callback, which answers the documented JSON.
-func (a *API) manamLogin(w http.ResponseWriter, r *http.Request, c *call) error {
-	if a.Login == nil {
-		return &apiError{status: http.StatusNotFound, message: "Login with Manam is not offered here.", location: "/"}
-	}
-	state, verifier := random(24), random(32)
-	sum := sha256.Sum256([]byte(verifier))
-	a.setSigned(w, loginCookie, c.tenant.ID+" "+state+" "+verifier+" "+c.prefix, 10*time.Minute)
-	http.Redirect(w, r, a.Login.LegacyAuthorizeURL(c.tenant.ID, state, base64.RawURLEncoding.EncodeToString(sum[:])), http.StatusFound)
-	return nil
-}
-
-// manamLoginCallback serves GET /manamlogin/callback: the code of the
-// authorization request manamLogin started, in the same browser.
-func (a *API) manamLoginCallback(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	if a.Login == nil {
-		return &apiError{status: http.StatusNotFound, message: "Login with Manam is not offered here.", location: "/"}
-	}
-	parts := strings.Split(a.signed(r, loginCookie), " ")
-	if len(parts) != 4 || subtle.ConstantTimeCompare([]byte(parts[1]), []byte(r.URL.Query().Get("state"))) != 1 {
-		return refuse("This sign-in has expired or was not started in this browser. Start again.", "/manamlogin")
-	}
-	a.setCookie(w, loginCookie, "", -1)
-	clientID, verifier := parts[0], parts[2]
-	c.prefix = parts[3]
-	if e := r.URL.Query().Get("error"); e != "" {
-		if e == "access_denied" {
-			return refuse("You did not allow the application to sign you in.", "/")
-		}
-		return refuse("Signing in did not work. Please try again.", "/")
-	}
-	tok, subject, err := a.Login.ExchangeLegacyCode(ctx, clientID, r.URL.Query().Get("code"), verifier)
-	if errors.Is(err, provider.ErrTokenRefused) {
-		return refuse("This sign-in has expired. Start again.", "/manamlogin")
-	}
-	if err != nil {
-		return err
-	}
-	acct, err := a.IDP.Account(ctx, subject)
-	if err != nil {
-		return err
-	}
-	if t, err := a.Tenants.Get(ctx, clientID); err == nil {
-		c.tenant = t
-	}
-	body := a.profile(ctx, c, acct, tok)
-	for k, v := range a.localProfile(acct) {
-		if _, taken := body[k]; !taken {
-			body[k] = v
-		}
-	}
-	if g := a.googleProfile(ctx, acct); g != nil {
-		for k, v := range g {
-			body[k] = v
-		}
-	}
-	body["status"], body["location"] = "success", "/"
-	a.write(w, http.StatusOK, body)
 	return nil
 }
 
