@@ -236,6 +236,10 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	return p, nil
 }
 
+// Pages are the hosted pages (for a client dialect that starts an
+// upstream sign-in of its own: pages.StartUpstreamFor).
+func (p *Provider) Pages() *pages.Pages { return p.pages }
+
 // Store is the fosite store (for the sweeper and the legacy dialects).
 func (p *Provider) Store() *storage.FositeStore { return p.store }
 
@@ -302,9 +306,6 @@ func (p *Provider) Handler(mounts ...Mount) http.Handler {
 	r.HandleFunc("/upstream/{id}/start", p.pages.UpstreamStart).Methods(http.MethodGet)
 	r.HandleFunc("/upstream/{id}/callback", p.pages.UpstreamCallback).Methods(http.MethodGet)
 	r.HandleFunc("/upstream/link", p.pages.UpstreamLink).Methods(http.MethodGet, http.MethodPost)
-	r.HandleFunc("/upstream/legacy/done", p.pages.LegacyGoogleDone).Methods(http.MethodGet)
-	r.HandleFunc("/googlelogin/{key}", p.pages.LegacyGoogleLogin).Methods(http.MethodGet)
-	r.HandleFunc("/manam/googlelogin/{key}", p.pages.LegacyGoogleLogin).Methods(http.MethodGet)
 	r.HandleFunc("/account/upstream/unlink", p.pages.AccountUnlink).Methods(http.MethodPost)
 	r.HandleFunc("/oauth2/auth/fail", p.authFail).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", p.healthz).Methods(http.MethodGet, http.MethodHead)

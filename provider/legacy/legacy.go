@@ -45,6 +45,9 @@ type Deps struct {
 	IDP     *idp.Service
 	Tokens  Tokens
 	Tenants TenantFinder
+	// Federation runs the Google link's sign-in (pages.Pages; nil: the
+	// link is not offered).
+	Federation Federation
 	// Key (≥ 32 bytes) signs the API's own short-lived cookies.
 	Key []byte
 	// Issuer is the public URL; Secure marks cookies Secure (https).
@@ -154,6 +157,7 @@ func (a *API) Mount(r *mux.Router) {
 		{"/manamlogin/callback", []string{get}, false, a.manamLoginCallback},
 		{"/manamlogin", []string{get}, true, a.manamLogin},
 		{"/manamlogin/{key}", []string{get}, true, a.manamLogin},
+		{"/googlelogin/{key}", []string{get}, true, a.googleLogin},
 	}
 	for _, kind := range []string{"totp", "sms"} {
 		routes = append(routes,
@@ -177,6 +181,8 @@ func (a *API) Mount(r *mux.Router) {
 			r.Handle(prefix+rt.path, a.serve(prefix, rt.tenant, rt.h)).Methods(append(rt.methods, http.MethodOptions)...)
 		}
 	}
+	// Only at the root: the hosted pages return there.
+	r.Handle(googleDonePath, a.serve("", false, a.googleDone)).Methods(get)
 	// A known path with another method: 405 in the documents' shape, not
 	// the router's OAuth error. After every route, so that it shadows no
 	// method of a path.
