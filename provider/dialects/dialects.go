@@ -54,11 +54,7 @@ type Config struct {
 // registration and recovery every client dialect uses, and the password
 // changes, remembered sessions and confirmation links of these ones.
 type Accounts interface {
-	clientapi.SignIns
-	clientapi.Sessions
-	clientapi.Members
-	clientapi.Registrations
-	clientapi.Recovery
+	clientapi.Accounts
 	Passwords
 	// ConfirmEmailFor confirms a mailed link, and says which tenant it was
 	// mailed for.

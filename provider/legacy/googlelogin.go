@@ -6,6 +6,7 @@ import (
 
 	"github.com/manam-id/manam/idp"
 	"github.com/manam-id/manam/provider"
+	"github.com/manam-id/manam/provider/internal/clientapi"
 )
 
 // "Google Log In" (GET /googlelogin/{key}, /manam/googlelogin/{key}): the
@@ -28,9 +29,9 @@ type Federation interface {
 // googleLogin serves GET /googlelogin/{key}: the Google sign-in starts.
 func (a *API) googleLogin(w http.ResponseWriter, r *http.Request, c *call) error {
 	if a.Federation == nil {
-		return &apiError{status: http.StatusNotFound, message: "This way of signing in is not offered here.", location: "/"}
+		return &clientapi.Problem{Status: http.StatusNotFound, Msgs: []clientapi.Phrase{clientapi.Say("This way of signing in is not offered here.")}, Location: "/"}
 	}
-	a.Federation.StartUpstreamFor(w, r, "google", c.tenant.ID, googleDonePath)
+	a.Federation.StartUpstreamFor(w, r, "google", c.Tenant.ID, googleDonePath)
 	return nil
 }
 
@@ -59,7 +60,7 @@ func (a *API) googleSignedIn(w http.ResponseWriter, r *http.Request, clientID st
 	if err != nil {
 		return err
 	}
-	tok, err := a.Tokens.IssueFor(ctx, clientOf(t), provider.IssueRequest{Session: sess, Grant: "urn:manam:legacy:googlelogin"})
+	tok, err := a.Tokens.IssueFor(ctx, clientapi.ClientOf(t), provider.IssueRequest{Session: sess, Grant: "urn:manam:legacy:googlelogin"})
 	if err != nil {
 		return err
 	}

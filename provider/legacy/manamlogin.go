@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/manam-id/manam/provider"
+	"github.com/manam-id/manam/provider/internal/clientapi"
 	"github.com/manam-id/manam/storage"
 )
 
@@ -34,8 +35,8 @@ const loginCookie = "ab_manamlogin"
 func (a *API) manamLogin(w http.ResponseWriter, r *http.Request, c *call) error {
 	state, verifier := random(24), random(32)
 	sum := sha256.Sum256([]byte(verifier))
-	a.setSigned(w, loginCookie, c.tenant.ID+" "+state+" "+verifier+" "+c.prefix, 10*time.Minute)
-	http.Redirect(w, r, a.authorizeURL(c.tenant, state, base64.RawURLEncoding.EncodeToString(sum[:])), http.StatusFound)
+	a.setSigned(w, loginCookie, c.Tenant.ID+" "+state+" "+verifier+" "+c.Prefix, 10*time.Minute)
+	http.Redirect(w, r, a.authorizeURL(c.Tenant, state, base64.RawURLEncoding.EncodeToString(sum[:])), http.StatusFound)
 	return nil
 }
 
@@ -45,7 +46,7 @@ func (a *API) manamLogin(w http.ResponseWriter, r *http.Request, c *call) error 
 func (a *API) authorizeURL(t *storage.Tenant, state, codeChallenge string) string {
 	var scopes []string
 	for _, s := range []string{"openid", "email", "profile", "phone"} {
-		if clientOf(t).GetScopes().Has(s) {
+		if clientapi.ClientOf(t).GetScopes().Has(s) {
 			scopes = append(scopes, s)
 		}
 	}
@@ -64,7 +65,7 @@ func (a *API) manamLoginCallback(w http.ResponseWriter, r *http.Request, c *call
 	}
 	a.setCookie(w, loginCookie, "", -1)
 	clientID, verifier := parts[0], parts[2]
-	c.prefix = parts[3]
+	c.Prefix = parts[3]
 	if e := r.URL.Query().Get("error"); e != "" {
 		if e == "access_denied" {
 			return refuse("You did not allow the application to sign you in.", "/")
@@ -75,7 +76,7 @@ func (a *API) manamLoginCallback(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	tok, err := a.Tokens.ExchangeCodeFor(ctx, clientOf(t), r.URL.Query().Get("code"), verifier, a.Issuer+CallbackPath)
+	tok, err := a.Tokens.ExchangeCodeFor(ctx, clientapi.ClientOf(t), r.URL.Query().Get("code"), verifier, a.Issuer+CallbackPath)
 	if errors.Is(err, provider.ErrTokenRefused) {
 		return refuse("This sign-in has expired. Start again.", "/manamlogin")
 	}
@@ -86,7 +87,7 @@ func (a *API) manamLoginCallback(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	c.tenant = t
+	c.Tenant = t
 	body := a.profile(ctx, c, acct, tok)
 	for k, v := range a.localProfile(acct) {
 		if _, taken := body[k]; !taken {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/manam-id/manam/idp"
 	"github.com/manam-id/manam/provider"
+	"github.com/manam-id/manam/provider/internal/clientapi"
 	"github.com/manam-id/manam/storage"
 )
 
@@ -30,13 +31,13 @@ var errNeedAuth = refuse("Send the user's access token (an auth_token header or 
 // parameter) and checks the caller may see it.
 func (a *API) member(r *http.Request, c *call) (*storage.Account, bool, error) {
 	ctx := r.Context()
-	ident := firstNonEmpty(mux.Vars(r)["email"], c.p.get("email"))
+	ident := clientapi.FirstNonEmpty(mux.Vars(r)["email"], c.Get("email"))
 	if ident == "" {
-		ident, _ = identifier(c)
+		ident, _ = identifier(r, c)
 	}
 	server := false
 	var subject string
-	if _, _, ok := r.BasicAuth(); ok || c.p.get("client_secret") != "" {
+	if _, _, ok := r.BasicAuth(); ok || c.Get("client_secret") != "" {
 		if !a.tenantAuthenticated(r, c) {
 			return nil, false, errNeedAuth
 		}
@@ -56,7 +57,7 @@ func (a *API) member(r *http.Request, c *call) (*storage.Account, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		if info.ClientID != c.tenant.ID {
+		if info.ClientID != c.Tenant.ID {
 			return nil, false, refuse("The access token belongs to another application.", "/auth/login")
 		}
 		subject = info.Subject
@@ -77,7 +78,7 @@ func (a *API) member(r *http.Request, c *call) (*storage.Account, bool, error) {
 	if !server && acct.ID != subject {
 		return nil, false, refuse("The access token is another user's: a user can see and edit only their own profile.", "/")
 	}
-	if _, err := a.IDP.Membership(ctx, acct.ID, c.tenant.ID); errors.Is(err, idp.ErrNotMember) {
+	if _, err := a.IDP.Membership(ctx, acct.ID, c.Tenant.ID); errors.Is(err, idp.ErrNotMember) {
 		return nil, false, refuse("No member of this application has this e-mail address or mobile number.", "/")
 	} else if err != nil {
 		return nil, false, err
@@ -144,7 +145,7 @@ func (a *API) googleProfile(ctx context.Context, acct *storage.Account) map[stri
 		return map[string]any{
 			"ageRanges": "", "CoverPhotos": "", "Photos": l.Picture, "Locales": l.Locale,
 			"DisplayName": l.Name, "FamilyName": l.FamilyName, "GivenName": l.GivenName, "DisplayNameLastFirst": lastFirst,
-			"BirthdayDay": day, "BirthdayMonth": month, "BirthdayYear": year, "Email": firstNonEmpty(l.Email, derefString(acct.Email)),
+			"BirthdayDay": day, "BirthdayMonth": month, "BirthdayYear": year, "Email": clientapi.FirstNonEmpty(l.Email, derefString(acct.Email)),
 		}
 	}
 	return nil
@@ -200,20 +201,20 @@ func (a *API) editUser(w http.ResponseWriter, r *http.Request, c *call) error {
 		{&in.TwitterID, []string{"twitter_id"}}, {&in.LinkedInID, []string{"linkedIn_id", "linkedin_id"}}, {&in.Document, []string{"document"}},
 		{&in.Telephone, []string{"telephone"}},
 	} {
-		if c.p.has(f.names...) {
-			*f.dst = c.p.get(f.names...)
+		if c.Has(f.names...) {
+			*f.dst = c.Get(f.names...)
 		}
 	}
 	_, _, fe := a.IDP.ParseProfile(in)
 	if fe == nil {
 		fe = idp.FieldErrors{}
 	}
-	if m := c.p.get("mobile"); m != "" {
-		if norm, err := idp.NormalizeMobile(m, firstNonEmpty(c.p.get("mobile_seed"), a.IDP.DefaultCountryCode())); err != nil || acct.Mobile == nil || norm != *acct.Mobile {
+	if m := c.Get("mobile"); m != "" {
+		if norm, err := idp.NormalizeMobile(m, clientapi.FirstNonEmpty(c.Get("mobile_seed"), a.IDP.DefaultCountryCode())); err != nil || acct.Mobile == nil || norm != *acct.Mobile {
 			fe["mobile"] = "The mobile number is changed on the account page, with a code sent to the new number."
 		}
 	}
-	fields, ok := c.p.fields("custome_fields", "custom_fields")
+	fields, ok := c.Object("custome_fields", "custom_fields")
 	if !ok {
 		fe["custome_fields"] = "Send custom fields as an object or a list of objects."
 	} else if len(fields) > 0 && !server {
@@ -222,18 +223,18 @@ func (a *API) editUser(w http.ResponseWriter, r *http.Request, c *call) error {
 		fe["custome_fields"] = "Only the application itself (with its client secret) sets custom fields."
 	}
 	var role *string
-	if c.p.has("role") {
+	if c.Has("role") {
 		if !server {
 			fe["role"] = "Only the application itself (with its client secret) sets roles."
 		} else {
-			v := c.p.get("role")
+			v := c.Get("role")
 			role = &v
 		}
 	}
 	if len(fe) > 0 {
 		return fe
 	}
-	if err := a.IDP.SaveMemberProfile(ctx, acct.ID, c.tenant.ID, in, role, fields); err != nil {
+	if err := a.IDP.SaveMemberProfile(ctx, acct.ID, c.Tenant.ID, in, role, fields); err != nil {
 		return err
 	}
 	saved, err := a.IDP.Account(ctx, acct.ID)

@@ -15,6 +15,15 @@ import (
 // dialects use is declared here once, by capability; each dialect adds
 // what only it uses and composes its own set.
 
+// Accounts is what every client dialect uses of the account service.
+type Accounts interface {
+	SignIns
+	Sessions
+	Members
+	Registrations
+	Recovery
+}
+
 // SignIns prove who someone is and start their session.
 type SignIns interface {
 	AuthenticateFor(ctx context.Context, clientID, identifier, password string, from idp.Source) (*storage.Account, error)
