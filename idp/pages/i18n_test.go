@@ -25,8 +25,9 @@ func TestEveryPhraseHasPersian(t *testing.T) {
 			regexp.MustCompile(`a\.t\(c, "([^"]+)"`), regexp.MustCompile(`(?:msg|message) :?= "([^"]+)"`), regexp.MustCompile(`FieldErrors\{"[a-z_]+": "([^"]+)"\}`), regexp.MustCompile(`fe\["[a-z_]+"\] = "([^"]+)"`)},
 		"../../provider/dialects/*.go": {
 			regexp.MustCompile(`say\("([^"]+)"`)},
-		"../../provider/internal/clientapi/*.go": {regexp.MustCompile(`Say\("([^"]+)"`)},
-		"../*.go":                                {regexp.MustCompile(`FieldErrors\{"[a-z_]+": "([^"]+)"\}`), regexp.MustCompile(`fe\["[a-z_]+"\] = "([^"]+)"`), regexp.MustCompile(`return "([A-Z][^"]+)"`), regexp.MustCompile(`i18n\.T\([a-zA-Z.]+, "([^"]+)"`)},
+		"../../provider/internal/clientapi/*.go": {
+			regexp.MustCompile(`Say\("([^"]+)"`)},
+		"../*.go": {regexp.MustCompile(`FieldErrors\{"[a-z_]+": "([^"]+)"\}`), regexp.MustCompile(`fe\["[a-z_]+"\] = "([^"]+)"`), regexp.MustCompile(`return "([A-Z][^"]+)"`), regexp.MustCompile(`i18n\.T\([a-zA-Z.]+, "([^"]+)"`)},
 	}
 	seen := 0
 	for glob, res := range patterns {
