@@ -17,7 +17,6 @@
 // provider/internal/clientapi's.
 //
 // It imports provider (for tokens), provider/internal/clientapi, idp,
-// idp/i18n and storage.
-// It must not import provider/legacy, upstream, keys or gorm, and nothing
-// imports it but cmd/manam.
+// idp/i18n and storage. It must not import provider/legacy, upstream,
+// keys or gorm, and nothing imports it but cmd/manam.
 package dialects
