@@ -162,57 +162,11 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		issuerURL: iss,
 		hasher:    &secretHasher{key: keys.Derive(d.Secret, "client secrets")},
 	}
-	fc := &fosite.Config{
-		AccessTokenLifespan:         cfg.AccessTokenLifespan,
-		RefreshTokenLifespan:        cfg.RefreshTokenLifespan,
-		AuthorizeCodeLifespan:       cfg.AuthCodeLifespan,
-		IDTokenLifespan:             cfg.IDTokenLifespan,
-		IDTokenIssuer:               cfg.Issuer,
-		AccessTokenIssuer:           cfg.Issuer,
-		TokenURL:                    cfg.Issuer + "/oauth2/token",
-		GlobalSecret:                keys.Derive(d.Secret, "fosite hmac"),
-		SendDebugMessagesToClients:  cfg.InsecureDebugErrors,
-		EnforcePKCEForPublicClients: true,
-		ScopeStrategy:               fosite.ExactScopeStrategy,
-		AudienceMatchingStrategy:    fosite.ExactAudienceMatchingStrategy,
-		ClientSecretsHasher:         p.hasher,
-		JWTScopeClaimKey:            jwt.JWTScopeFieldString,
-		MinParameterEntropy:         fosite.MinParameterEntropy,
-		RefreshTokenScopes:          []string{"offline_access"},
-		AllowedPromptValues:         []string{"none", "login", "consent"},
-	}
-	hmacStrategy := compose.NewOAuth2HMACStrategy(fc)
-	strategy := &compose.CommonStrategy{
-		CoreStrategy: &tenantStrategy{
-			HMACSHAStrategy: hmacStrategy,
-			jwt:             &oauth2.DefaultJWTStrategy{Signer: p.signer, HMACSHAStrategy: hmacStrategy, Config: fc},
-		},
-		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: p.signer, Config: fc},
-		Signer:                     p.signer,
-	}
-	p.tokens, p.refreshTokens = strategy, strategy
 	for _, path := range d.IssuerRedirects {
 		p.issuerRedirects = append(p.issuerRedirects, cfg.Issuer+path)
 	}
-	p.view = graceView{FositeStore: p.store, p: p}
-	oauth, ok := compose.Compose(fc, p.view, strategy,
-		compose.OAuth2AuthorizeExplicitFactory,
-		compose.OAuth2ClientCredentialsGrantFactory,
-		compose.OAuth2RefreshTokenGrantFactory,
-		compose.OpenIDConnectExplicitFactory,
-		compose.OpenIDConnectRefreshFactory,
-		compose.OAuth2TokenIntrospectionFactory,
-		compose.OAuth2TokenRevocationFactory,
-	).(*fosite.Fosite)
-	if !ok {
-		return nil, errors.New("provider: fosite did not compose a *fosite.Fosite")
-	}
-	p.oauth, p.fc = oauth, fc
-	// PKCE, wired by hand so its storage cannot delete the challenge early (see pkceStorage).
-	fc.TokenEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})
-	fc.AuthorizeEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})
-	for i, h := range fc.TokenEndpointHandlers {
-		fc.TokenEndpointHandlers[i] = quietTokenHandler{h}
+	if err := p.composeFosite(keys.Derive(d.Secret, "fosite hmac")); err != nil {
+		return nil, err
 	}
 	if p.graceSealer, err = graceSealer(d.Secret); err != nil {
 		return nil, err
@@ -234,6 +188,65 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// composeFosite sets fosite up: its configuration, the token strategies
+// (per-tenant access-token format, key-id-aware signer), the grants and
+// endpoints Manam serves over the store view with the refresh grace
+// (graceView), PKCE wired by hand, and every token handler made quiet.
+// Nothing here knows who calls the provider: see grant.go and
+// issuerredirect.go for the callers that identify a client themselves.
+func (p *Provider) composeFosite(hmacSecret []byte) error {
+	fc := &fosite.Config{
+		AccessTokenLifespan:         p.cfg.AccessTokenLifespan,
+		RefreshTokenLifespan:        p.cfg.RefreshTokenLifespan,
+		AuthorizeCodeLifespan:       p.cfg.AuthCodeLifespan,
+		IDTokenLifespan:             p.cfg.IDTokenLifespan,
+		IDTokenIssuer:               p.cfg.Issuer,
+		AccessTokenIssuer:           p.cfg.Issuer,
+		TokenURL:                    p.cfg.Issuer + "/oauth2/token",
+		GlobalSecret:                hmacSecret,
+		SendDebugMessagesToClients:  p.cfg.InsecureDebugErrors,
+		EnforcePKCEForPublicClients: true,
+		ScopeStrategy:               fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:    fosite.ExactAudienceMatchingStrategy,
+		ClientSecretsHasher:         p.hasher,
+		JWTScopeClaimKey:            jwt.JWTScopeFieldString,
+		MinParameterEntropy:         fosite.MinParameterEntropy,
+		RefreshTokenScopes:          []string{"offline_access"},
+		AllowedPromptValues:         []string{"none", "login", "consent"},
+	}
+	hmacStrategy := compose.NewOAuth2HMACStrategy(fc)
+	strategy := &compose.CommonStrategy{
+		CoreStrategy: &tenantStrategy{
+			HMACSHAStrategy: hmacStrategy,
+			jwt:             &oauth2.DefaultJWTStrategy{Signer: p.signer, HMACSHAStrategy: hmacStrategy, Config: fc},
+		},
+		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: p.signer, Config: fc},
+		Signer:                     p.signer,
+	}
+	p.tokens, p.refreshTokens = strategy, strategy
+	p.view = graceView{FositeStore: p.store, p: p}
+	oauth, ok := compose.Compose(fc, p.view, strategy,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+	).(*fosite.Fosite)
+	if !ok {
+		return errors.New("provider: fosite did not compose a *fosite.Fosite")
+	}
+	p.oauth, p.fc = oauth, fc
+	// PKCE, wired by hand so its storage cannot delete the challenge early (see pkceStorage).
+	fc.TokenEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})
+	fc.AuthorizeEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})
+	for i, h := range fc.TokenEndpointHandlers {
+		fc.TokenEndpointHandlers[i] = quietTokenHandler{h}
+	}
+	return nil
 }
 
 // Pages are the hosted pages (for a client dialect that starts an

@@ -29,16 +29,21 @@ type Federation interface {
 // googleLogin serves GET /googlelogin/{key}: the Google sign-in starts.
 func (a *API) googleLogin(w http.ResponseWriter, r *http.Request, c *call) error {
 	if a.Federation == nil {
-		return &clientapi.Problem{Status: http.StatusNotFound, Msgs: []clientapi.Phrase{clientapi.Say("This way of signing in is not offered here.")}, Location: "/"}
+		return errNoGoogle
 	}
 	a.Federation.StartUpstreamFor(w, r, "google", c.Tenant.ID, googleDonePath)
 	return nil
 }
 
+var errNoGoogle = &clientapi.Problem{Status: http.StatusNotFound, Msgs: []clientapi.Phrase{clientapi.Say("This way of signing in is not offered here.")}, Location: "/"}
+
 // googleDone serves GET /upstream/legacy/done?t=…: where the Google
 // sign-in of googleLogin lands once signed in, in the browser that signed
 // in; the pages answer anything else.
 func (a *API) googleDone(w http.ResponseWriter, r *http.Request, c *call) error {
+	if a.Federation == nil {
+		return errNoGoogle
+	}
 	clientID, sess, ok := a.Federation.UpstreamReturned(w, r, googleDonePath)
 	if !ok {
 		return nil
