@@ -46,7 +46,7 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 # Runs each fuzz target briefly (FUZZTIME each).
-FUZZPKGS  := ./provider/ ./provider/legacy/ ./provider/dialects/ ./storage/ ./idp/
+FUZZPKGS  := ./provider/ ./provider/internal/clientapi/ ./storage/ ./idp/
 # A failing input always fails the run. Go 1.26's fuzz coordinator can also
 # report a bare "context deadline exceeded" when -fuzztime ends under CPU
 # load (golang/go#75804); that one, with no failing input, is run once more.

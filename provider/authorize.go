@@ -138,11 +138,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request, rs re
 		p.pages.Error(w, r, http.StatusBadRequest, "Invalid request", "The parameter %s was sent more than once.", name)
 		return
 	}
-	if r.Form.Get("redirect_uri") == p.legacyCallback() {
-		ctx = context.WithValue(ctx, legacyLoginKey{}, true)
-		r = r.WithContext(ctx)
-	}
-	ar, err := p.oauth.NewAuthorizeRequest(ctx, r)
+	ar, err := p.newAuthorizeRequest(ctx, r)
 	if err != nil {
 		p.authorizeError(w, r, ar, err)
 		return

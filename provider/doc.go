@@ -8,4 +8,10 @@
 // signer handed to fosite, the per-tenant access-token format, the keyed
 // client-secret hash, and the one place fosite errors become responses.
 // fosite stays behind this package and storage: nothing else imports it.
+//
+// Client dialects use its public API only: tokens for a tenant they have
+// identified (IssueFor, RefreshFor, ExchangeCodeFor: the client is a
+// parameter) and issuer redirects (Deps.IssuerRedirects). It imports no
+// dialect and no dialect's machinery (provider/internal/clientapi), and
+// nothing a dialect does reaches fosite but the client it hands over.
 package provider

@@ -17,30 +17,34 @@ import (
 // wait timeout). The loser changed nothing, so running it again is safe.
 const maxGrantAttempts = 4
 
-// exchange runs a token request through fosite (NewAccessRequest, then
-// NewAccessResponse) for /oauth2/token and for the grants the dialects run
-// on a tenant's behalf. A transaction that lost to a concurrent one is run
-// again, with jitter; if it keeps losing the answer is 503
-// temporarily_unavailable. A storage error is never read as reuse of the
-// code or refresh token (grantError).
-func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
-	for attempt := 1; ; attempt++ {
-		ar, resp, err := p.exchangeOnce(ctx, r)
+// attempt is one try of a token request: the access request fosite's
+// token-endpoint handlers accepted, and its response.
+type attempt func(ctx context.Context) (fosite.AccessRequester, fosite.AccessResponder, error)
+
+// exchange runs a token request, for /oauth2/token (fromHTTP) and for a
+// client its caller identified (grantFor). A transaction that lost to a
+// concurrent one is run again, with jitter; if it keeps losing the answer
+// is 503 temporarily_unavailable. A refresh within its tenant's grace
+// period answers the kept answer (replay). A storage error is never read
+// as reuse of the code or refresh token (grantError).
+func (p *Provider) exchange(ctx context.Context, try attempt) (fosite.AccessRequester, fosite.AccessResponder, error) {
+	for n := 1; ; n++ {
+		ar, resp, err := try(ctx)
 		if err == nil {
 			return ar, resp, nil
 		}
 		if replay := (*graceReplay)(nil); errors.As(err, &replay) {
 			return p.replay(ctx, ar, replay)
 		}
-		if lostRefreshRace(err) && refreshGrace(ar) > 0 && attempt < maxGrantAttempts {
+		if lostRefreshRace(err) && refreshGrace(ar) > 0 && n < maxGrantAttempts {
 			// Another request rotated this token first, and has committed
 			// (our UPDATE waited for it): the grace check now finds its answer.
 			continue
 		}
-		if storage.IsRetryable(err) && attempt < maxGrantAttempts {
-			p.log.WarnContext(ctx, "token request lost a database race; running it again", "request_id", RequestID(ctx), "attempt", attempt)
+		if storage.IsRetryable(err) && n < maxGrantAttempts {
+			p.log.WarnContext(ctx, "token request lost a database race; running it again", "request_id", RequestID(ctx), "attempt", n)
 			select {
-			case <-time.After(time.Duration(1+rand.IntN(10*attempt)) * time.Millisecond):
+			case <-time.After(time.Duration(1+rand.IntN(10*n)) * time.Millisecond):
 			case <-ctx.Done():
 				return ar, nil, p.grantError(ctx, ar, err)
 			}
@@ -50,13 +54,26 @@ func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.Access
 	}
 }
 
-// exchangeOnce is one attempt of exchange.
-func (p *Provider) exchangeOnce(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
-	sess := NewSession()
-	ar, err := p.oauth.NewAccessRequest(ctx, r, sess)
-	if err != nil {
-		return ar, nil, err
+// fromHTTP is the attempt of a request to /oauth2/token: fosite reads it,
+// authenticates its client and runs its token-endpoint handlers
+// (NewAccessRequest), then respond.
+func (p *Provider) fromHTTP(r *http.Request) attempt {
+	return func(ctx context.Context) (fosite.AccessRequester, fosite.AccessResponder, error) {
+		ar, err := p.oauth.NewAccessRequest(ctx, r, NewSession())
+		if err != nil {
+			return ar, nil, err
+		}
+		resp, err := p.respond(ctx, ar)
+		return ar, resp, err
 	}
+}
+
+// respond answers an access request that fosite's token-endpoint handlers
+// accepted, its client known however it was: a client_credentials grant
+// gets its subject and scopes, a refresh of a tenant with a grace period
+// rotates in a transaction that keeps its answer, and the rest is
+// fosite's NewAccessResponse.
+func (p *Provider) respond(ctx context.Context, ar fosite.AccessRequester) (fosite.AccessResponder, error) {
 	if ar.GetGrantTypes().ExactOne("client_credentials") {
 		// A new grant (no earlier request to inherit an ID from).
 		ar.SetID(newRequestID())
@@ -64,16 +81,16 @@ func (p *Provider) exchangeOnce(ctx context.Context, r *http.Request) (fosite.Ac
 		for _, s := range ar.GetRequestedScopes() {
 			ar.GrantScope(s)
 		}
-		sess.Subject = ar.GetClient().GetID()
-		sess.ClientID = ar.GetClient().GetID()
+		if sess, ok := ar.GetSession().(*Session); ok {
+			sess.Subject = ar.GetClient().GetID()
+			sess.ClientID = ar.GetClient().GetID()
+		}
 		grantDefaultAudience(ar)
 	}
 	if ar.GetGrantTypes().ExactOne("refresh_token") && refreshGrace(ar) > 0 {
-		resp, err := p.rotateWithGrace(ctx, ar)
-		return ar, resp, err
+		return p.rotateWithGrace(ctx, ar)
 	}
-	resp, err := p.oauth.NewAccessResponse(ctx, ar)
-	return ar, resp, err
+	return p.oauth.NewAccessResponse(ctx, ar)
 }
 
 // replay answers a refresh within its grace period with the kept answer,

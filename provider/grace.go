@@ -59,13 +59,13 @@ func graceSealer(secret []byte) (*mfa.Sealer, error) {
 // check must sit on this read: a check made before it could see the
 // token still active and fosite's read then see it rotated (reuse).
 type graceView struct {
-	clientView
+	*storage.FositeStore
 	p *Provider
 }
 
 // GetRefreshTokenSession implements oauth2.RefreshTokenStorage.
 func (v graceView) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	req, err := v.clientView.GetRefreshTokenSession(ctx, signature, session)
+	req, err := v.FositeStore.GetRefreshTokenSession(ctx, signature, session)
 	if !errors.Is(err, fosite.ErrInactiveToken) || req == nil {
 		return req, err
 	}

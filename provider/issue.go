@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -17,9 +15,12 @@ import (
 )
 
 // What the provider offers surfaces that sign people in without an
-// authorization request (the legacy Manam API and the client dialects):
-// the same fosite tokens as /oauth2/token, minted, refreshed and checked
-// through the same strategy and store.
+// authorization request (the client dialects), for a tenant they have
+// identified their own way: the same fosite tokens as /oauth2/token,
+// minted (IssueFor), refreshed and exchanged (RefreshFor,
+// ExchangeCodeFor in grant.go) and checked (AccessTokenInfo) through the
+// same strategy and store. Each takes the tenant's client as a
+// parameter: nothing about the caller reaches fosite any other way.
 
 // Mount adds routes to the provider's router, behind its middleware
 // (request ids, metrics, body limits, recovery).
@@ -29,15 +30,16 @@ type Mount func(r *mux.Router)
 type Tokens struct {
 	AccessToken  string
 	RefreshToken string // "" when the tenant may not have one
-	IDToken      string // only from RefreshTokens, when openid was granted
+	IDToken      string // only from RefreshFor and ExchangeCodeFor, when openid was granted
 	ExpiresIn    int64  // seconds
 	ExpiresAt    time.Time
 	Scope        string
+	// Subject is whose tokens they are (the account id).
+	Subject string
 }
 
 // IssueRequest says what to mint.
 type IssueRequest struct {
-	ClientID string
 	// Session is the signed-in account: subject, amr, acr, auth_time, sid.
 	Session *idp.Session
 	// Refresh asks for a refresh token too. It is issued when the tenant
@@ -51,13 +53,14 @@ type IssueRequest struct {
 	Grant string
 }
 
-// ErrUnknownClient is IssueTokens' and RefreshTokens' error for a tenant
-// that does not exist (any more).
+// ErrUnknownClient is Client's and AuthenticateClient's error for a
+// tenant that does not exist (any more).
 var ErrUnknownClient = errors.New("provider: unknown client")
 
-// ErrTokenRefused is RefreshTokens' error for a refresh token that is
-// unknown, expired, revoked, reused (the family is then revoked) or of
-// another tenant: the caller's fault, never ours.
+// ErrTokenRefused is RefreshFor's and ExchangeCodeFor's error for a
+// refresh token or code that is unknown, expired, revoked, reused (the
+// family is then revoked) or of another tenant: the caller's fault, never
+// ours.
 var ErrTokenRefused = errors.New("provider: refresh token refused")
 
 // Client loads a tenant's fosite client (cached like the token endpoint's).
@@ -93,14 +96,14 @@ func (p *Provider) AuthenticateClient(ctx context.Context, clientID, secret stri
 	return c, nil
 }
 
-// IssueTokens mints an access token (and a refresh token, see
+// IssueFor mints an access token (and a refresh token, see
 // IssueRequest.Refresh) for a signed-in account, as a grant of the
-// tenant's: scopes openid, email, profile, phone and offline_access as
-// far as the tenant has them. The rows are written in one transaction.
-func (p *Provider) IssueTokens(ctx context.Context, in IssueRequest) (*Tokens, error) {
-	client, err := p.Client(ctx, in.ClientID)
-	if err != nil {
-		return nil, err
+// tenant's client: scopes openid, email, profile, phone and
+// offline_access as far as the tenant has them. The rows are written in
+// one transaction.
+func (p *Provider) IssueFor(ctx context.Context, client *storage.Client, in IssueRequest) (*Tokens, error) {
+	if client == nil {
+		return nil, ErrUnknownClient
 	}
 	if in.Session == nil || in.Session.Account == nil {
 		return nil, errors.New("provider: no session to issue tokens for")
@@ -136,8 +139,11 @@ func (p *Provider) IssueTokens(ctx context.Context, in IssueRequest) (*Tokens, e
 	}
 	ar.Session = fs
 	out := &Tokens{ExpiresIn: int64(p.cfg.AccessTokenLifespan / time.Second), ExpiresAt: now.Add(p.cfg.AccessTokenLifespan),
-		Scope: strings.Join(ar.GetGrantedScopes(), " ")}
-	var asig, rsig string
+		Scope: strings.Join(ar.GetGrantedScopes(), " "), Subject: in.Session.Account.ID}
+	var (
+		asig, rsig string
+		err        error
+	)
 	if out.AccessToken, asig, err = p.tokens.GenerateAccessToken(ctx, ar); err != nil {
 		return nil, err
 	}
@@ -165,75 +171,6 @@ func (p *Provider) IssueTokens(ctx context.Context, in IssueRequest) (*Tokens, e
 	}
 	p.metrics.tokens.WithLabelValues(grant).Inc()
 	return out, nil
-}
-
-// legacyClientKey carries, inside the provider only, a tenant that a
-// legacy surface already identified, to fosite's client authentication.
-type legacyClientKey struct{}
-
-// clientAuthentication is fosite's client authentication with one
-// addition: a refresh made by RefreshTokens on behalf of a tenant the
-// legacy surface identified (its documents send no client secret with a
-// refresh) authenticates as that tenant. Nothing outside this package can
-// put the value in a request's context.
-func (p *Provider) clientAuthentication(f *fosite.Fosite) fosite.ClientAuthenticationStrategy {
-	return func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
-		if c, ok := ctx.Value(legacyClientKey{}).(fosite.Client); ok {
-			return c, nil
-		}
-		return f.DefaultClientAuthenticationStrategy(ctx, r, form)
-	}
-}
-
-// RefreshTokens runs the refresh_token grant for a tenant the caller has
-// identified: the same grant as /oauth2/token (rotation; a reused token
-// revokes its family, RFC 9700 §4.14; the token must be the tenant's).
-// Any refusal is ErrTokenRefused.
-func (p *Provider) RefreshTokens(ctx context.Context, clientID, refreshToken string) (*Tokens, error) {
-	if refreshToken == "" || len(refreshToken) > 4096 {
-		return nil, ErrTokenRefused
-	}
-	out, _, err := p.grantFor(ctx, clientID, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}})
-	return out, err
-}
-
-// grantFor runs a grant at the token endpoint's handlers for a tenant the
-// caller has identified (no client authentication on the wire: see
-// clientAuthentication), and returns the tokens and whose they are. A
-// refusal is ErrTokenRefused; only our own failures are other errors.
-func (p *Provider) grantFor(ctx context.Context, clientID string, form url.Values) (*Tokens, string, error) {
-	client, err := p.Client(ctx, clientID)
-	if err != nil {
-		return nil, "", err
-	}
-	ctx = context.WithValue(context.WithoutCancel(ctx), legacyClientKey{}, fosite.Client(client))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.Issuer+"/oauth2/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	ar, resp, err := p.exchange(ctx, req)
-	if err != nil {
-		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
-			return nil, "", fmt.Errorf("provider: %s grant: %w", form.Get("grant_type"), err)
-		}
-		return nil, "", fmt.Errorf("%w: %s", ErrTokenRefused, fosite.ErrorToRFC6749Error(err).ErrorField)
-	}
-	p.metrics.tokens.WithLabelValues(form.Get("grant_type")).Inc()
-	out := &Tokens{AccessToken: resp.GetAccessToken(), Scope: strings.Join(ar.GetGrantedScopes(), " ")}
-	if v, ok := resp.GetExtra("refresh_token").(string); ok {
-		out.RefreshToken = v
-	}
-	if v, ok := resp.GetExtra("id_token").(string); ok {
-		out.IDToken = v
-	}
-	exp := ar.GetSession().GetExpiresAt(fosite.AccessToken)
-	if exp.IsZero() {
-		exp = time.Now().Add(p.cfg.AccessTokenLifespan)
-	}
-	out.ExpiresAt = exp.UTC()
-	out.ExpiresIn = max(int64(time.Until(exp).Round(time.Second)/time.Second), 0)
-	return out, ar.GetSession().GetSubject(), nil
 }
 
 // TokenInfo is what an access token says.

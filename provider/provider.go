@@ -94,12 +94,19 @@ type Deps struct {
 	// none); UpstreamKey (32 bytes) seals their per-login state.
 	Upstreams   *upstream.Set
 	UpstreamKey []byte
+	// IssuerRedirects are paths on the issuer that any tenant's
+	// authorization request may name as its redirect URI, and then only
+	// them (issuerredirect.go): the callbacks of first-party surfaces that
+	// exchange the code on the tenant's behalf (the legacy API's Login
+	// with Manam).
+	IssuerRedirects []string
 }
 
 // Provider serves the OAuth 2.0 / OpenID Connect surface.
 type Provider struct {
 	cfg       Config
 	oauth     fosite.OAuth2Provider
+	fc        *fosite.Config // fosite's configuration: its handlers, for the grants of grant.go
 	store     *storage.FositeStore
 	tenants   *storage.Tenants
 	db        *storage.DB
@@ -117,6 +124,10 @@ type Provider struct {
 	refreshTokens oauth2.RefreshTokenStrategy
 	hasher        fosite.Hasher // client secrets
 	graceSealer   *mfa.Sealer   // kept refresh answers (grace.go)
+	// view is the store fosite composes over; issuerRedirects are the
+	// absolute issuer redirects (issuerredirect.go).
+	view            graceView
+	issuerRedirects []string
 }
 
 // New builds the provider.
@@ -151,54 +162,11 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		issuerURL: iss,
 		hasher:    &secretHasher{key: keys.Derive(d.Secret, "client secrets")},
 	}
-	fc := &fosite.Config{
-		AccessTokenLifespan:         cfg.AccessTokenLifespan,
-		RefreshTokenLifespan:        cfg.RefreshTokenLifespan,
-		AuthorizeCodeLifespan:       cfg.AuthCodeLifespan,
-		IDTokenLifespan:             cfg.IDTokenLifespan,
-		IDTokenIssuer:               cfg.Issuer,
-		AccessTokenIssuer:           cfg.Issuer,
-		TokenURL:                    cfg.Issuer + "/oauth2/token",
-		GlobalSecret:                keys.Derive(d.Secret, "fosite hmac"),
-		SendDebugMessagesToClients:  cfg.InsecureDebugErrors,
-		EnforcePKCEForPublicClients: true,
-		ScopeStrategy:               fosite.ExactScopeStrategy,
-		AudienceMatchingStrategy:    fosite.ExactAudienceMatchingStrategy,
-		ClientSecretsHasher:         p.hasher,
-		JWTScopeClaimKey:            jwt.JWTScopeFieldString,
-		MinParameterEntropy:         fosite.MinParameterEntropy,
-		RefreshTokenScopes:          []string{"offline_access"},
-		AllowedPromptValues:         []string{"none", "login", "consent"},
+	for _, path := range d.IssuerRedirects {
+		p.issuerRedirects = append(p.issuerRedirects, cfg.Issuer+path)
 	}
-	hmacStrategy := compose.NewOAuth2HMACStrategy(fc)
-	strategy := &compose.CommonStrategy{
-		CoreStrategy: &tenantStrategy{
-			HMACSHAStrategy: hmacStrategy,
-			jwt:             &oauth2.DefaultJWTStrategy{Signer: p.signer, HMACSHAStrategy: hmacStrategy, Config: fc},
-		},
-		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: p.signer, Config: fc},
-		Signer:                     p.signer,
-	}
-	p.tokens, p.refreshTokens = strategy, strategy
-	p.oauth = compose.Compose(fc, graceView{clientView: clientView{FositeStore: p.store, callback: cfg.Issuer + LegacyCallbackPath}, p: p}, strategy,
-		compose.OAuth2AuthorizeExplicitFactory,
-		compose.OAuth2ClientCredentialsGrantFactory,
-		compose.OAuth2RefreshTokenGrantFactory,
-		compose.OpenIDConnectExplicitFactory,
-		compose.OpenIDConnectRefreshFactory,
-		compose.OAuth2TokenIntrospectionFactory,
-		compose.OAuth2TokenRevocationFactory,
-	)
-	if f, ok := p.oauth.(*fosite.Fosite); ok {
-		fc.ClientAuthenticationStrategy = p.clientAuthentication(f)
-	} else {
-		return nil, errors.New("provider: fosite did not compose a *fosite.Fosite")
-	}
-	// PKCE, wired by hand so its storage cannot delete the challenge early (see pkceStorage).
-	fc.TokenEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})
-	fc.AuthorizeEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})
-	for i, h := range fc.TokenEndpointHandlers {
-		fc.TokenEndpointHandlers[i] = quietTokenHandler{h}
+	if err := p.composeFosite(keys.Derive(d.Secret, "fosite hmac")); err != nil {
+		return nil, err
 	}
 	if p.graceSealer, err = graceSealer(d.Secret); err != nil {
 		return nil, err
@@ -221,6 +189,69 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	}
 	return p, nil
 }
+
+// composeFosite sets fosite up: its configuration, the token strategies
+// (per-tenant access-token format, key-id-aware signer), the grants and
+// endpoints Manam serves over the store view with the refresh grace
+// (graceView), PKCE wired by hand, and every token handler made quiet.
+// Nothing here knows who calls the provider: see grant.go and
+// issuerredirect.go for the callers that identify a client themselves.
+func (p *Provider) composeFosite(hmacSecret []byte) error {
+	fc := &fosite.Config{
+		AccessTokenLifespan:         p.cfg.AccessTokenLifespan,
+		RefreshTokenLifespan:        p.cfg.RefreshTokenLifespan,
+		AuthorizeCodeLifespan:       p.cfg.AuthCodeLifespan,
+		IDTokenLifespan:             p.cfg.IDTokenLifespan,
+		IDTokenIssuer:               p.cfg.Issuer,
+		AccessTokenIssuer:           p.cfg.Issuer,
+		TokenURL:                    p.cfg.Issuer + "/oauth2/token",
+		GlobalSecret:                hmacSecret,
+		SendDebugMessagesToClients:  p.cfg.InsecureDebugErrors,
+		EnforcePKCEForPublicClients: true,
+		ScopeStrategy:               fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:    fosite.ExactAudienceMatchingStrategy,
+		ClientSecretsHasher:         p.hasher,
+		JWTScopeClaimKey:            jwt.JWTScopeFieldString,
+		MinParameterEntropy:         fosite.MinParameterEntropy,
+		RefreshTokenScopes:          []string{"offline_access"},
+		AllowedPromptValues:         []string{"none", "login", "consent"},
+	}
+	hmacStrategy := compose.NewOAuth2HMACStrategy(fc)
+	strategy := &compose.CommonStrategy{
+		CoreStrategy: &tenantStrategy{
+			HMACSHAStrategy: hmacStrategy,
+			jwt:             &oauth2.DefaultJWTStrategy{Signer: p.signer, HMACSHAStrategy: hmacStrategy, Config: fc},
+		},
+		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: p.signer, Config: fc},
+		Signer:                     p.signer,
+	}
+	p.tokens, p.refreshTokens = strategy, strategy
+	p.view = graceView{FositeStore: p.store, p: p}
+	oauth, ok := compose.Compose(fc, p.view, strategy,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+	).(*fosite.Fosite)
+	if !ok {
+		return errors.New("provider: fosite did not compose a *fosite.Fosite")
+	}
+	p.oauth, p.fc = oauth, fc
+	// PKCE, wired by hand so its storage cannot delete the challenge early (see pkceStorage).
+	fc.TokenEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})
+	fc.AuthorizeEndpointHandlers.Append(&pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: pkceStorage{p.store}, Config: fc})
+	for i, h := range fc.TokenEndpointHandlers {
+		fc.TokenEndpointHandlers[i] = quietTokenHandler{h}
+	}
+	return nil
+}
+
+// Pages are the hosted pages (for a client dialect that starts an
+// upstream sign-in of its own: pages.StartUpstreamFor).
+func (p *Provider) Pages() *pages.Pages { return p.pages }
 
 // Store is the fosite store (for the sweeper and the legacy dialects).
 func (p *Provider) Store() *storage.FositeStore { return p.store }
@@ -288,9 +319,6 @@ func (p *Provider) Handler(mounts ...Mount) http.Handler {
 	r.HandleFunc("/upstream/{id}/start", p.pages.UpstreamStart).Methods(http.MethodGet)
 	r.HandleFunc("/upstream/{id}/callback", p.pages.UpstreamCallback).Methods(http.MethodGet)
 	r.HandleFunc("/upstream/link", p.pages.UpstreamLink).Methods(http.MethodGet, http.MethodPost)
-	r.HandleFunc("/upstream/legacy/done", p.pages.LegacyGoogleDone).Methods(http.MethodGet)
-	r.HandleFunc("/googlelogin/{key}", p.pages.LegacyGoogleLogin).Methods(http.MethodGet)
-	r.HandleFunc("/manam/googlelogin/{key}", p.pages.LegacyGoogleLogin).Methods(http.MethodGet)
 	r.HandleFunc("/account/upstream/unlink", p.pages.AccountUnlink).Methods(http.MethodPost)
 	r.HandleFunc("/oauth2/auth/fail", p.authFail).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", p.healthz).Methods(http.MethodGet, http.MethodHead)

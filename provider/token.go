@@ -34,7 +34,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	ar, resp, err := p.exchange(ctx, r)
+	ar, resp, err := p.exchange(ctx, p.fromHTTP(r))
 	if err != nil {
 		p.accessError(w, r, ar, err)
 		return

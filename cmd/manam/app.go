@@ -20,6 +20,7 @@ import (
 	"github.com/manam-id/manam/idp/mfa"
 	"github.com/manam-id/manam/keys"
 	"github.com/manam-id/manam/provider"
+	"github.com/manam-id/manam/provider/legacy"
 	"github.com/manam-id/manam/storage"
 )
 
@@ -154,7 +155,7 @@ func (a *app) buildServer(ctx context.Context) (*server, error) {
 		return nil, err
 	}
 	prov, err := provider.New(a.providerConfig(), provider.Deps{DB: a.db, Keys: km, IDP: svc, Secret: a.secret, Logger: a.log,
-		Upstreams: upstreams, UpstreamKey: keys.Derive(a.secret, "upstream state")})
+		Upstreams: upstreams, UpstreamKey: keys.Derive(a.secret, "upstream state"), IssuerRedirects: []string{legacy.CallbackPath}})
 	if err != nil {
 		return nil, err
 	}

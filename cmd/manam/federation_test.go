@@ -439,6 +439,23 @@ func testFederationGoogle(t *testing.T, be backend) {
 			}
 		}
 	})
+
+	t.Run("Login with Manam ends at its callback when the upstream fails", func(t *testing.T) {
+		// The authorization request names the legacy API's callback (an
+		// issuer redirect): its error redirect goes there too, and the
+		// callback answers the documents' failure, not an error page.
+		f.SetUser(ada)
+		b := newBrowser(t, srv.URL)
+		authURL := toUpstream(t, b, srv, srv.URL+"/manamlogin/"+app.CustomerToken, "google")
+		f.SetFaults(upstreamtest.Faults{TokenStatus: 500})
+		defer f.SetFaults(upstreamtest.Faults{})
+		p := b.get(viaFake(t, f, authURL))
+		var got map[string]any
+		if err := json.Unmarshal([]byte(p.Body), &got); err != nil || p.Request.URL.Path != "/manamlogin/callback" ||
+			p.StatusCode != http.StatusUnauthorized || got["status"] != "unsuccess" || p.Request.URL.Query().Get("error") != "temporarily_unavailable" {
+			t.Fatalf("%d at %s:\n%.600s", p.StatusCode, p.Request.URL, p.Body)
+		}
+	})
 }
 
 // ageStateCookie rewrites the browser's sealed upstream state as if the

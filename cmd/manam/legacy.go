@@ -14,7 +14,7 @@ import (
 // served at / and /manam/.
 func (a *app) legacyMounts(prov *provider.Provider, svc *idp.Service) ([]provider.Mount, error) {
 	api, err := legacy.New(legacy.Deps{
-		IDP: svc, Tokens: prov, Tenants: storage.NewTenants(a.db), Login: prov,
+		IDP: svc, Tokens: prov, Tenants: storage.NewTenants(a.db), Federation: prov.Pages(),
 		Key: keys.Derive(a.secret, "legacy cookies"), Issuer: a.cfg.Issuer, Secure: strings.HasPrefix(a.cfg.Issuer, "https://"),
 		Logger: a.log, Source: prov.Source, TrustedGateways: a.cfg.LegacyGateways,
 	})

@@ -1,10 +1,7 @@
 package pages
 
 import (
-	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -23,7 +20,9 @@ import (
 //	GET /upstream/{id}/start?challenge=…  → the upstream's authorization endpoint
 //	GET /upstream/{id}/callback           → the account, then SignedIn
 //	GET|POST /upstream/link               → the password proof before linking
-//	GET /googlelogin/{key}, /manam/googlelogin/{key} → the legacy link
+//
+// or, for a tenant outside any authorization request, from a client
+// dialect's own link (StartUpstreamFor, upstreamreturn.go).
 //
 // The per-login secrets (upstream.State) and the authorization request
 // waiting (the challenge) travel in a cookie sealed with AES-256-GCM under
@@ -45,10 +44,6 @@ const upstreamTTL = 10 * time.Minute
 // password proof adds "pwd".
 const amrUpstream = "fed"
 
-// ErrUnknownTenant is what a LegacyFlow returns for a tenant key that
-// names no tenant.
-var ErrUnknownTenant = errors.New("pages: unknown tenant key")
-
 // FlowFailer is the optional capability of a Flow to end an authorization
 // request with an OAuth error redirect to its tenant (RFC 6749 §4.1.2.1):
 // server_error or temporarily_unavailable.
@@ -56,39 +51,18 @@ type FlowFailer interface {
 	FailURL(challenge, code string) string
 }
 
-// LegacyFlow is the optional capability of a Flow that serves the legacy
-// Manam API's Google link: it resolves the tenant key, and answers the
-// documented JSON for a session signed in for the tenant.
-type LegacyFlow interface {
-	LegacyTenant(ctx context.Context, key string) (clientID string, err error)
-	LegacyAnswer(w http.ResponseWriter, r *http.Request, clientID string, sess *idp.Session)
-}
-
 // upstreamLogin is what the state cookie carries.
 type upstreamLogin struct {
 	State     upstream.State `json:"st"`
 	Challenge string         `json:"c,omitempty"`
-	Legacy    string         `json:"l,omitempty"` // the tenant of a legacy link
+	returnTo
 }
 
 // linkFlow is the opaque flow kept with a pending link.
 type linkFlow struct {
 	Challenge string `json:"c,omitempty"`
-	Legacy    string `json:"l,omitempty"`
+	returnTo
 }
-
-// legacyDone is the sealed parameter of /upstream/legacy/done.
-type legacyDone struct {
-	ClientID string    `json:"c"`
-	At       time.Time `json:"t"`
-	// Nonce is also in the legacyDoneCookie of the browser that signed
-	// in: a link someone else started (their own Google sign-in) does
-	// nothing in another browser, even one that signs in meanwhile.
-	Nonce string `json:"n"`
-}
-
-// legacyDoneCookie binds a legacy Google finish link to its browser.
-const legacyDoneCookie = "manam_legacy_done"
 
 // upstreamButton is one "Sign in with X" on the login page.
 type upstreamButton struct {
@@ -202,11 +176,11 @@ func (p *Pages) UpstreamCallback(w http.ResponseWriter, r *http.Request) {
 		p.upstreamFailed(w, r, conn, login, err)
 		return
 	}
-	info, ok := p.loginFlow(w, r, login.Challenge, login.Legacy)
+	info, ok := p.loginFlow(w, r, login.Challenge, login.returnTo)
 	if !ok {
 		return
 	}
-	flow, _ := json.Marshal(linkFlow{Challenge: login.Challenge, Legacy: login.Legacy})
+	flow, _ := json.Marshal(linkFlow{Challenge: login.Challenge, returnTo: login.returnTo})
 	acct, err := p.svc.SignInUpstream(r.Context(), federated(ident), info.ClientID, string(flow))
 	var need *idp.LinkPasswordRequired
 	switch {
@@ -225,33 +199,13 @@ func (p *Pages) UpstreamCallback(w http.ResponseWriter, r *http.Request) {
 }
 
 // loginFlow is the FlowInfo of an upstream login: its authorization
-// request, the legacy link's finish, or the account page.
-func (p *Pages) loginFlow(w http.ResponseWriter, r *http.Request, challenge, legacy string) (FlowInfo, bool) {
+// request, the return to a dialect's page, or the account page.
+func (p *Pages) loginFlow(w http.ResponseWriter, r *http.Request, challenge string, ret returnTo) (FlowInfo, bool) {
 	switch {
 	case challenge != "":
 		return p.describe(w, r, challenge)
-	case legacy != "":
-		s, err := p.sealer()
-		var t string
-		if err == nil {
-			nonce := make([]byte, 16)
-			if _, err = rand.Read(nonce); err == nil {
-				d := legacyDone{ClientID: legacy, At: time.Now().UTC().Add(-time.Second), Nonce: base64.RawURLEncoding.EncodeToString(nonce)}
-				var raw []byte
-				if raw, err = json.Marshal(d); err == nil {
-					t, err = s.Seal(raw, "legacy-done")
-				}
-				if err == nil {
-					http.SetCookie(w, &http.Cookie{Name: legacyDoneCookie, Value: d.Nonce, Path: "/upstream/legacy/done", MaxAge: int(upstreamTTL / time.Second),
-						HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
-				}
-			}
-		}
-		if err != nil {
-			p.signInUnavailable(w, r, "sealing the legacy finish failed", err)
-			return FlowInfo{}, false
-		}
-		return FlowInfo{ClientID: legacy, ResumeURL: "/upstream/legacy/done?t=" + url.QueryEscape(t)}, true
+	case ret.Tenant != "":
+		return p.returnFlow(w, r, ret)
 	}
 	return FlowInfo{ResumeURL: "/account"}, true
 }
@@ -337,7 +291,7 @@ func (p *Pages) UpstreamLink(w http.ResponseWriter, r *http.Request) {
 	if !p.formValid(w, r) {
 		return
 	}
-	info, ok := p.loginFlow(w, r, flow.Challenge, flow.Legacy)
+	info, ok := p.loginFlow(w, r, flow.Challenge, flow.returnTo)
 	if !ok {
 		return
 	}
@@ -365,70 +319,6 @@ func (p *Pages) UpstreamLink(w http.ResponseWriter, r *http.Request) {
 
 func (p *Pages) clearLinkCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: linkCookie, Value: "", Path: "/upstream/link", MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
-}
-
-// LegacyGoogleLogin serves GET /googlelogin/{key} and
-// /manam/googlelogin/{key}: the legacy API's "Google Log In" link starts
-// the Google login for the tenant whose key it carries.
-func (p *Pages) LegacyGoogleLogin(w http.ResponseWriter, r *http.Request) {
-	key := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
-	lf, ok := p.flow.(LegacyFlow)
-	var clientID string
-	err := ErrUnknownTenant
-	if ok && key != "" && len(key) <= 200 {
-		clientID, err = lf.LegacyTenant(r.Context(), key)
-	}
-	if errors.Is(err, ErrUnknownTenant) {
-		// The legacy API's 401 shape.
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusUnauthorized)
-		_ = json.NewEncoder(w).Encode(map[string]string{"location": "/", "message": p.t(r, "The tenant key is not valid."), "status": "unsuccess"})
-		return
-	}
-	if err != nil {
-		p.signInUnavailable(w, r, "legacy tenant lookup failed", err)
-		return
-	}
-	var conn upstream.Connector
-	if p.upstreams != nil {
-		conn, ok = p.upstreams.Get(upstream.TypeGoogle)
-	}
-	if conn == nil || !ok {
-		p.Error(w, r, http.StatusNotFound, "Unknown sign-in provider", "This way of signing in is not offered here.")
-		return
-	}
-	p.startUpstream(w, r, conn, upstreamLogin{Legacy: clientID})
-}
-
-// LegacyGoogleDone serves GET /upstream/legacy/done?t=…: where a legacy
-// Google login lands once signed in (second factor included); it answers
-// the documented JSON.
-func (p *Pages) LegacyGoogleDone(w http.ResponseWriter, r *http.Request) {
-	var d legacyDone
-	ok := false
-	if s, err := p.sealer(); err == nil {
-		if raw, err := s.Open(r.URL.Query().Get("t"), "legacy-done"); err == nil && json.Unmarshal(raw, &d) == nil {
-			ok = time.Since(d.At) < upstreamTTL
-		}
-	}
-	lf, isLegacy := p.flow.(LegacyFlow)
-	if !ok || !isLegacy {
-		p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in has expired. Please start again.")
-		return
-	}
-	c, cerr := r.Cookie(legacyDoneCookie)
-	sess, err := p.CurrentSession(r)
-	if err != nil && !errors.Is(err, idp.ErrNoSession) {
-		p.unavailable(w, r, "reading the session failed", err)
-		return
-	}
-	if err != nil || sess.Row.AuthTime.Before(d.At) || cerr != nil || d.Nonce == "" || !hmac.Equal([]byte(c.Value), []byte(d.Nonce)) {
-		// Only the sign-in this link was made for, in its own browser, may finish it.
-		p.Error(w, r, http.StatusBadRequest, "Sign-in link expired", "This sign-in has expired. Please start again.")
-		return
-	}
-	lf.LegacyAnswer(w, r, d.ClientID, sess)
 }
 
 // linked is the account page's list of upstream identities.

@@ -21,10 +21,12 @@ func TestEveryPhraseHasPersian(t *testing.T) {
 		"../mail/*.tmpl":      {regexp.MustCompile(`\{\{t [$.]*Lang "([^"]+)"`)},
 		"*.go":                {regexp.MustCompile(`p\.t\(r, "([^"]+)"`), regexp.MustCompile(`Error\(w, r, [^,]+, "([^"]+)", "([^"]+)"`), regexp.MustCompile(`(?:"Error"\]|\.Error) = "([^"]+)"`), regexp.MustCompile(`:\s+"([A-Z][^"]+\.)",?\n`)},
 		"../../provider/*.go": {regexp.MustCompile(`Error\(w, r, [^,]+, "([^"]+)", "([^"]+)"`), regexp.MustCompile(`msg = "([^"]+)"`)},
-		"../../provider/legacy/*.go": {regexp.MustCompile(`refuse\("([^"]+)"`), regexp.MustCompile(`(?:success|shape)\(c, "([^"]+)"`), regexp.MustCompile(`message: +"([^"]+)"`),
+		"../../provider/legacy/*.go": {regexp.MustCompile(`refuse\("([^"]+)"`), regexp.MustCompile(`Say\("([^"]+)"`), regexp.MustCompile(`(?:success|shape)\(c, "([^"]+)"`), regexp.MustCompile(`message: +"([^"]+)"`),
 			regexp.MustCompile(`a\.t\(c, "([^"]+)"`), regexp.MustCompile(`(?:msg|message) :?= "([^"]+)"`), regexp.MustCompile(`FieldErrors\{"[a-z_]+": "([^"]+)"\}`), regexp.MustCompile(`fe\["[a-z_]+"\] = "([^"]+)"`)},
 		"../../provider/dialects/*.go": {
 			regexp.MustCompile(`say\("([^"]+)"`)},
+		"../../provider/internal/clientapi/*.go": {
+			regexp.MustCompile(`Say\("([^"]+)"`)},
 		"../*.go": {regexp.MustCompile(`FieldErrors\{"[a-z_]+": "([^"]+)"\}`), regexp.MustCompile(`fe\["[a-z_]+"\] = "([^"]+)"`), regexp.MustCompile(`return "([A-Z][^"]+)"`), regexp.MustCompile(`i18n\.T\([a-zA-Z.]+, "([^"]+)"`)},
 	}
 	seen := 0

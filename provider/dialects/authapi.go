@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/manam-id/manam/idp"
+	"github.com/manam-id/manam/provider/internal/clientapi"
 )
 
 // authAPI serves 003, the authorization API: login, signup, logout and
@@ -22,10 +23,10 @@ const recentSignIn = 10 * time.Minute
 
 func (a *authAPI) endpoints() []endpoint {
 	return []endpoint{
-		{method: http.MethodPost, paths: []string{"/api/authorization/login"}, h: a.login, jsonOnly: true},
-		{method: http.MethodPost, paths: []string{"/api/authorization/signup"}, h: a.signup, jsonOnly: true},
-		{method: http.MethodGet, paths: []string{"/api/authorization/logout"}, h: a.logout},
-		{method: http.MethodPut, paths: []string{"/api/authorization/password"}, h: a.password, jsonOnly: true},
+		{Methods: []string{http.MethodPost}, Paths: []string{"/api/authorization/login"}, Handle: a.login, JSONOnly: true},
+		{Methods: []string{http.MethodPost}, Paths: []string{"/api/authorization/signup"}, Handle: a.signup, JSONOnly: true},
+		{Methods: []string{http.MethodGet}, Paths: []string{"/api/authorization/logout"}, Handle: a.logout},
+		{Methods: []string{http.MethodPut}, Paths: []string{"/api/authorization/password"}, Handle: a.password, JSONOnly: true},
 	}
 }
 
@@ -35,7 +36,7 @@ func unprocessable(msgs []phrase) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return &problem{status: http.StatusUnprocessableEntity, msgs: msgs}
+	return &problem{Status: http.StatusUnprocessableEntity, Msgs: msgs}
 }
 
 // login serves POST /api/authorization/login: email, password and
@@ -43,7 +44,7 @@ func unprocessable(msgs []phrase) error {
 // and the session cookie.
 func (a *authAPI) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	email, password := c.f.get("email"), c.f.get("password")
+	email, password := c.Get("email"), c.Get("password")
 	var msgs []phrase
 	if email == "" {
 		msgs = append(msgs, say("Email address can't be null or empty."))
@@ -57,7 +58,7 @@ func (a *authAPI) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	if _, err := idp.NormalizeEmail(email); err != nil {
 		return unprocessable([]phrase{say("Email address or password is wrong.")})
 	}
-	remember := truthy(c.f.get("isPersistent", "is_persistent"))
+	remember := truthy(c.Get("isPersistent", "is_persistent"))
 	token, sess, err := a.signIn(ctx, r, c, email, password, remember)
 	if errors.Is(err, idp.ErrUnconfirmed) {
 		// Only someone who knows the password learns this.
@@ -68,7 +69,7 @@ func (a *authAPI) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	}
 	acct := sess.Account
 	tagLine := ""
-	if m, err := a.d.Accounts.Membership(ctx, acct.ID, c.tenant.ID); err == nil {
+	if m, err := a.d.Accounts.Membership(ctx, acct.ID, c.Tenant.ID); err == nil {
 		if s, ok := m.CustomFields["tagLine"].(string); ok {
 			tagLine = s
 		}
@@ -84,7 +85,7 @@ func (a *authAPI) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	if fullName == "" {
 		fullName = strings.TrimSpace(acct.FirstName + " " + acct.LastName)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"email": emailOf(acct), "fullName": fullName, "tagLine": tagLine, "key": a.memberKey(c.tenant.ID, acct.ID)})
+	clientapi.WriteJSON(w, http.StatusOK, map[string]any{"email": emailOf(acct), "fullName": fullName, "tagLine": tagLine, "key": a.memberKey(c.Tenant.ID, acct.ID)})
 	return nil
 }
 
@@ -93,8 +94,8 @@ func (a *authAPI) login(w http.ResponseWriter, r *http.Request, c *call) error {
 // confirmation (the hosted /confirm page, or the tenant's own).
 func (a *authAPI) signup(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	name, email := c.f.get("fullName", "full_name", "name"), c.f.get("email")
-	pw, confirm := c.f.get("password"), c.f.get("confirmPassword", "confirm_password")
+	name, email := c.Get("fullName", "full_name", "name"), c.Get("email")
+	pw, confirm := c.Get("password"), c.Get("confirmPassword", "confirm_password")
 	var msgs []phrase
 	if name == "" {
 		msgs = append(msgs, say("Full name can't be null or empty."))
@@ -116,16 +117,16 @@ func (a *authAPI) signup(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err := unprocessable(msgs); err != nil {
 		return err
 	}
-	acct, err := a.d.Accounts.Register(ctx, idp.Registration{Email: email, Password: pw, PasswordConfirm: confirm, Name: name, ClientID: c.tenant.ID},
-		a.links(c, nil), a.d.Source(r, c.tenant))
+	acct, err := a.d.Accounts.Register(ctx, idp.Registration{Email: email, Password: pw, PasswordConfirm: confirm, Name: name, ClientID: c.Tenant.ID},
+		a.links(c, nil), a.d.Source(r, c.Tenant))
 	if err != nil {
 		return err
 	}
 	key := decoyKey() // an address that already has an account: same answer
 	if acct != nil {
-		key = a.memberKey(c.tenant.ID, acct.ID)
+		key = a.memberKey(c.Tenant.ID, acct.ID)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"key": key})
+	clientapi.WriteJSON(w, http.StatusOK, map[string]any{"key": key})
 	return nil
 }
 
@@ -170,8 +171,8 @@ func (a *authAPI) password(w http.ResponseWriter, r *http.Request, c *call) erro
 	if sess == nil {
 		return refusal(http.StatusForbidden, say("User is not authorized to update password."))
 	}
-	pw, confirm := c.f.get("newPassword", "new_password"), c.f.get("confirmPassword", "confirm_password")
-	current := c.f.get("currentPassword", "current_password", "oldPassword", "old_password", "password")
+	pw, confirm := c.Get("newPassword", "new_password"), c.Get("confirmPassword", "confirm_password")
+	current := c.Get("currentPassword", "current_password", "oldPassword", "old_password", "password")
 	var msgs []phrase
 	if pw == "" {
 		msgs = append(msgs, say("New password can't be null or empty."))
@@ -204,8 +205,7 @@ func (a *authAPI) password(w http.ResponseWriter, r *http.Request, c *call) erro
 // < 0: removes) the session cookie, scoped to the mount's
 // /api/authorization: HttpOnly, SameSite=Lax, Secure on https.
 func (a *authAPI) setCookie(w http.ResponseWriter, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: a.cfg.Prefix + "/api/authorization", MaxAge: maxAge,
-		HttpOnly: true, Secure: a.d.Secure, SameSite: http.SameSiteLaxMode})
+	a.cookies.Set(w, sessionCookie, value, a.cfg.Prefix+"/api/authorization", maxAge)
 }
 
 // fail writes every failure in the document's shape, {"errors":[…]}: 422
@@ -217,22 +217,31 @@ func (a *authAPI) fail(w http.ResponseWriter, r *http.Request, c *call, err erro
 		err = refusal(http.StatusUnauthorized, say("Email address or password is wrong."))
 	case errors.As(err, &sf):
 		p := a.problemOf(r, w, err)
-		p.status = http.StatusUnauthorized // the login's documented refusal
+		p.Status = http.StatusUnauthorized // the login's documented refusal
 		err = p
 	}
 	p := a.problemOf(r, w, err)
 	var fe idp.FieldErrors
 	if errors.As(err, &fe) {
-		p.status = http.StatusUnprocessableEntity
+		p.Status = http.StatusUnprocessableEntity
 	}
-	msgs := make([]string, len(p.msgs))
-	for i, m := range p.msgs {
-		msgs[i] = m.in(c.lang)
+	msgs := make([]string, len(p.Msgs))
+	for i, m := range p.Msgs {
+		msgs[i] = m.In(c.Lang)
 	}
 	body := map[string]any{"errors": msgs}
-	if p.location != "" {
-		body["location"] = p.location
+	if p.Location != "" {
+		body["location"] = p.Location
 	}
 	w.Header().Add("Vary", "Cookie")
-	writeJSON(w, p.status, body)
+	clientapi.WriteJSON(w, p.Status, body)
+}
+
+// truthy reads the documents' booleans: true, "true", 1, "1", "yes", "on".
+func truthy(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1", "yes", "on":
+		return true
+	}
+	return false
 }

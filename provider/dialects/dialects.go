@@ -5,21 +5,16 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/manam-id/manam/idp"
-	"github.com/manam-id/manam/idp/i18n"
 	"github.com/manam-id/manam/provider"
+	"github.com/manam-id/manam/provider/internal/clientapi"
 	"github.com/manam-id/manam/storage"
 )
 
@@ -54,39 +49,32 @@ type Config struct {
 	Captcha CaptchaVerifier
 }
 
-// Accounts is what the dialects need of the account service (*idp.Service).
+// Accounts is what the dialects need of the account service
+// (*idp.Service), by capability: the sign-in, sessions, members,
+// registration and recovery every client dialect uses, and the password
+// changes, remembered sessions and confirmation links of these ones.
 type Accounts interface {
-	AuthenticateFor(ctx context.Context, clientID, identifier, password string, from idp.Source) (*storage.Account, error)
-	NextStep(ctx context.Context, acct *storage.Account, wantMFA bool, deviceToken string) (idp.SecondStep, string, error)
-	StartSession(ctx context.Context, a *storage.Account, amr []string, remember bool) (string, *idp.Session, error)
-	Session(ctx context.Context, token string) (*idp.Session, error)
-	EndSession(ctx context.Context, token string) error
-	RememberTTL() time.Duration
-	Join(ctx context.Context, accountID, clientID, via string) error
-	Membership(ctx context.Context, accountID, clientID string) (*storage.Membership, error)
-	Account(ctx context.Context, id string) (*storage.Account, error)
-	AccountByIdentifier(ctx context.Context, identifier string) (*storage.Account, error)
-	Register(ctx context.Context, in idp.Registration, links idp.Links, from idp.Source) (*storage.Account, error)
+	clientapi.Accounts
+	Passwords
+	// ConfirmEmailFor confirms a mailed link, and says which tenant it was
+	// mailed for.
 	ConfirmEmailFor(ctx context.Context, token string) (*storage.Account, string, error)
-	ResendConfirmation(ctx context.Context, email string, links idp.Links) error
-	RequestRecovery(ctx context.Context, email string, links idp.Links, from idp.Source) error
-	ResetPassword(ctx context.Context, token, password, confirm string) (*storage.Account, error)
+	// RememberTTL is how long a remembered session lives.
+	RememberTTL() time.Duration
+}
+
+// Passwords change a signed-in account's password (003).
+type Passwords interface {
 	ChangePassword(ctx context.Context, sess *idp.Session, current, password, confirm string) error
 	ChangePasswordRecent(ctx context.Context, sess *idp.Session, maxAge time.Duration, password, confirm string) error
 }
 
 // Tokens is what the dialects need of the provider: the same tokens as
-// /oauth2/token.
-type Tokens interface {
-	IssueTokens(ctx context.Context, in provider.IssueRequest) (*provider.Tokens, error)
-	RefreshTokens(ctx context.Context, clientID, refreshToken string) (*provider.Tokens, error)
-	AccessTokenInfo(ctx context.Context, token string) (*provider.TokenInfo, error)
-}
+// /oauth2/token, for the mount's tenant.
+type Tokens = clientapi.Tokens
 
 // Tenants reads a tenant's settings (storage.Tenants).
-type Tenants interface {
-	Get(ctx context.Context, id string) (*storage.Tenant, error)
-}
+type Tenants = clientapi.Tenants
 
 // Deps are a mount's collaborators.
 type Deps struct {
@@ -128,7 +116,7 @@ func New(cfg Config, d Deps) (provider.Mount, error) {
 		d.Logger = slog.Default()
 	}
 	if d.Source == nil {
-		d.Source = func(r *http.Request, _ *storage.Tenant) idp.Source { return idp.FromAddr(provider.PeerAddr(r)) }
+		d.Source = clientapi.PeerSource
 	}
 	if d.ExistEmail == nil {
 		d.ExistEmail = idp.NewThrottle(nil, "exist-email", idp.Budget{Burst: 10, Interval: 6 * time.Second}, d.Now)
@@ -139,118 +127,61 @@ func New(cfg Config, d Deps) (provider.Mount, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	b := &base{cfg: cfg, d: d}
+	b := &base{cfg: cfg, d: d, cookies: clientapi.Cookies{Secure: d.Secure}}
+	var (
+		eps  []clientapi.Endpoint
+		fail func(w http.ResponseWriter, r *http.Request, c *call, err error)
+	)
 	switch cfg.Dialect {
 	case VendorAuthorization:
 		v := &vendor{base: b}
-		return func(r *mux.Router) { b.mount(r, v.endpoints(), v.fail) }, nil
+		eps, fail = v.endpoints(), v.fail
 	case AuthorizationAPI:
 		a := &authAPI{base: b}
-		return func(r *mux.Router) { b.mount(r, a.endpoints(), a.fail) }, nil
+		eps, fail = a.endpoints(), a.fail
 	case JWTAuthAPI:
 		j := newJWTAuth(b)
-		return func(r *mux.Router) { b.mount(r, j.endpoints(), j.fail) }, nil
+		eps, fail = j.endpoints(), j.fail
+	default:
+		return nil, fmt.Errorf("dialects: unknown dialect %q", cfg.Dialect)
 	}
-	return nil, fmt.Errorf("dialects: unknown dialect %q", cfg.Dialect)
+	t := clientapi.Table{Endpoints: eps, Prefixes: []string{cfg.Prefix}, Host: cfg.Host, Rules: clientapi.Rules{MaxBytes: maxBody},
+		Tenant: b.tenant, Fail: fail}
+	return t.Mount, nil
 }
+
+// maxBody bounds a dialect's request body (credentials and a name).
+const maxBody = 64 << 10
 
 // base is what every dialect's mount shares.
 type base struct {
-	cfg Config
-	d   Deps
+	cfg     Config
+	d       Deps
+	cookies clientapi.Cookies
 }
 
-// call is one request as a handler sees it.
-type call struct {
-	lang   i18n.Lang
-	f      fields
-	tenant *storage.Tenant
-}
-
+// The endpoint table's types, as the handlers name them.
 type (
-	handler func(w http.ResponseWriter, r *http.Request, c *call) error
-	failer  func(w http.ResponseWriter, r *http.Request, c *call, err error)
+	call     = clientapi.Call
+	endpoint = clientapi.Endpoint
+	problem  = clientapi.Problem
+	phrase   = clientapi.Phrase
 )
-
-// endpoint is one documented operation, at every documented spelling of
-// its path.
-type endpoint struct {
-	method   string
-	paths    []string
-	h        handler
-	jsonOnly bool
-}
-
-// mount adds the endpoints under the prefix or on the host. Each path
-// takes every method, so that a wrong one is answered in the dialect's
-// shape (405) rather than the provider's.
-func (b *base) mount(r *mux.Router, eps []endpoint, fail failer) {
-	if b.cfg.Host != "" {
-		r = r.Host(b.cfg.Host).Subrouter()
-	}
-	for _, ep := range eps {
-		for _, p := range ep.paths {
-			r.Handle(b.cfg.Prefix+p, b.serve(ep, fail))
-		}
-	}
-}
-
-// serve reads the call (language, body, tenant) and hands the handler's
-// error to the dialect's one failure writer.
-func (b *base) serve(ep endpoint, fail failer) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := &call{lang: i18n.Choose("", r.Header.Get("Accept-Language")), f: fields{}}
-		if r.Method != ep.method {
-			w.Header().Set("Allow", ep.method)
-			fail(w, r, c, &problem{status: http.StatusMethodNotAllowed, msgs: []phrase{say("Use the %s method for this address.", ep.method)}})
-			return
-		}
-		f, err := readBody(r, ep.jsonOnly)
-		if err != nil {
-			fail(w, r, c, err)
-			return
-		}
-		c.f = f
-		t, err := b.d.Tenants.Get(r.Context(), b.cfg.Tenant)
-		if err != nil {
-			fail(w, r, c, fmt.Errorf("dialects: tenant %s of the %s mount: %w", b.cfg.Tenant, b.cfg.Dialect, err))
-			return
-		}
-		c.tenant = t
-		if err := ep.h(w, r, c); err != nil {
-			fail(w, r, c, err)
-		}
-	})
-}
-
-// phrase is an English message (a key of the Persian catalog) with its
-// arguments, translated when written.
-type phrase struct {
-	key  string
-	args []any
-}
 
 // say makes a phrase; every user-facing text of this package goes
 // through it (the catalog test scans for calls of say).
-func say(key string, args ...any) phrase { return phrase{key: key, args: args} }
-
-func (p phrase) in(l i18n.Lang) string { return i18n.T(l, p.key, p.args...) }
-
-// problem is a failure as a dialect answers it: a status, its messages
-// (one per failing rule), the failing fields, and for a sign-in that must
-// finish on a hosted page, that page.
-type problem struct {
-	status   int
-	msgs     []phrase
-	fields   map[string]phrase
-	location string
-}
-
-func (p *problem) Error() string { return fmt.Sprintf("dialects: %d %s", p.status, p.msgs) }
+func say(key string, args ...any) phrase { return clientapi.Say(key, args...) }
 
 // refusal is a problem with one message.
-func refusal(status int, msg phrase) *problem {
-	return &problem{status: status, msgs: []phrase{msg}}
+func refusal(status int, msg phrase) *problem { return clientapi.Refusal(status, msg) }
+
+// tenant is every call's tenant: the mount's.
+func (b *base) tenant(r *http.Request, _ *call) (*storage.Tenant, error) {
+	t, err := b.d.Tenants.Get(r.Context(), b.cfg.Tenant)
+	if err != nil {
+		return nil, fmt.Errorf("dialects: tenant %s of the %s mount: %w", b.cfg.Tenant, b.cfg.Dialect, err)
+	}
+	return t, nil
 }
 
 // secondFactorError: the account signs in with a second factor (or must
@@ -260,62 +191,19 @@ type secondFactorError struct{ page string }
 
 func (e *secondFactorError) Error() string { return "dialects: second factor needed at " + e.page }
 
-// problemOf categorises the failures every dialect shares. The others
-// (ours: the database, the mail queue) are logged and become a 503 with
-// no detail.
+// problemOf categorises a failure: a second factor to finish on a hosted
+// page (403 naming it), then what every client dialect answers alike
+// (clientapi.Classify: ours are logged and a 503 with no detail).
 func (b *base) problemOf(r *http.Request, w http.ResponseWriter, err error) *problem {
-	var p *problem
-	var fe idp.FieldErrors
-	var mbe *http.MaxBytesError
 	var sf *secondFactorError
-	switch {
-	case errors.As(err, &p):
-		return p
-	case errors.As(err, &mbe):
-		return refusal(http.StatusRequestEntityTooLarge, say("The request body is too large."))
-	case errors.Is(err, errNotJSON):
-		return refusal(http.StatusUnsupportedMediaType, say("Send the request body as JSON (Content-Type: application/json)."))
-	case errors.Is(err, errBadBody):
-		return refusal(http.StatusBadRequest, say("The request body is not valid JSON."))
-	case errors.Is(err, idp.ErrThrottled):
-		w.Header().Set("Retry-After", "60")
-		return refusal(http.StatusTooManyRequests, say("Too many attempts. Wait a few minutes and try again."))
-	case errors.As(err, &sf):
+	if errors.As(err, &sf) {
 		msg := say("This account signs in with a second factor: finish signing in at %s.", sf.page)
 		if strings.HasSuffix(sf.page, "/account") {
 			msg = say("This application requires a second factor: set one up at %s, then sign in again.", sf.page)
 		}
-		return &problem{status: http.StatusForbidden, msgs: []phrase{msg}, location: sf.page}
-	case errors.As(err, &fe):
-		p := &problem{status: http.StatusBadRequest, fields: map[string]phrase{}}
-		for _, k := range sortedKeys(fe) {
-			p.msgs = append(p.msgs, phrase{key: fe[k]})
-			p.fields[k] = phrase{key: fe[k]}
-		}
-		return p
+		return &problem{Status: http.StatusForbidden, Msgs: []phrase{msg}, Location: sf.page}
 	}
-	b.d.Logger.ErrorContext(r.Context(), "dialect request failed", "dialect", string(b.cfg.Dialect), "tenant", b.cfg.Tenant,
-		"request_id", provider.RequestID(r.Context()), "path", r.URL.Path, "err", err)
-	return refusal(http.StatusServiceUnavailable, say("The service is unavailable right now. Please try again in a moment."))
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-// writeJSON sends a JSON answer that must not be cached.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	return clientapi.Classify(w, r, err, b.d.Logger, "dialect", "dialect", string(b.cfg.Dialect), "tenant", b.cfg.Tenant)
 }
 
 // writeEmpty sends the documents' "Content: None" success.
@@ -329,7 +217,7 @@ func writeEmpty(w http.ResponseWriter) {
 // tenant requiring one) gets a secondFactorError and nothing else. The
 // caller mints tokens from the session if its dialect has any.
 func (b *base) signIn(ctx context.Context, r *http.Request, c *call, email, password string, remember bool) (string, *idp.Session, error) {
-	acct, err := b.d.Accounts.AuthenticateFor(ctx, c.tenant.ID, email, password, b.d.Source(r, c.tenant))
+	acct, err := b.d.Accounts.AuthenticateFor(ctx, c.Tenant.ID, email, password, b.d.Source(r, c.Tenant))
 	if err != nil {
 		return "", nil, err
 	}
@@ -340,10 +228,10 @@ func (b *base) signIn(ctx context.Context, r *http.Request, c *call, email, pass
 // mailbox): joins the tenant, refuses without the second factor, starts
 // the session.
 func (b *base) startSession(ctx context.Context, c *call, acct *storage.Account, remember bool) (string, *idp.Session, error) {
-	if err := b.d.Accounts.Join(ctx, acct.ID, c.tenant.ID, idp.JoinedBySignIn); err != nil {
+	if err := b.d.Accounts.Join(ctx, acct.ID, c.Tenant.ID, idp.JoinedBySignIn); err != nil {
 		return "", nil, err
 	}
-	step, _, err := b.d.Accounts.NextStep(ctx, acct, c.tenant.RequireMFA, "")
+	step, _, err := b.d.Accounts.NextStep(ctx, acct, c.Tenant.RequireMFA, "")
 	if err != nil {
 		return "", nil, err
 	}
@@ -357,8 +245,8 @@ func (b *base) startSession(ctx context.Context, c *call, acct *storage.Account,
 }
 
 // issue mints the tenant's tokens for a session.
-func (b *base) issue(ctx context.Context, sess *idp.Session, jwt bool) (*provider.Tokens, error) {
-	return b.d.Tokens.IssueTokens(ctx, provider.IssueRequest{ClientID: b.cfg.Tenant, Session: sess, Refresh: true, JWT: jwt,
+func (b *base) issue(ctx context.Context, c *call, sess *idp.Session, jwt bool) (*provider.Tokens, error) {
+	return b.d.Tokens.IssueFor(ctx, clientapi.ClientOf(c.Tenant), provider.IssueRequest{Session: sess, Refresh: true, JWT: jwt,
 		Grant: "urn:manam:dialect:" + string(b.cfg.Dialect)})
 }
 
@@ -403,28 +291,9 @@ func (b *base) mountURL() string {
 // links are the URLs and language of a call's mail: the hosted pages,
 // unless a dialect has its own confirmation endpoint (confirm).
 func (b *base) links(c *call, confirm func(token string) string) idp.Links {
-	if confirm == nil {
-		confirm = func(token string) string { return b.d.Issuer + "/confirm?token=" + url.QueryEscape(token) }
+	l := clientapi.Links(b.d.Issuer, "", c)
+	if confirm != nil {
+		l.Confirm = confirm
 	}
-	return idp.Links{
-		Confirm: confirm,
-		Reset:   func(token string) string { return b.d.Issuer + "/recover/reset?token=" + url.QueryEscape(token) },
-		ChangeEmail: func(token string) string {
-			return b.d.Issuer + "/account/email/confirm?token=" + url.QueryEscape(token)
-		},
-		SignIn:   b.d.Issuer + "/",
-		Recover:  b.d.Issuer + "/recover",
-		Product:  c.tenant.Name,
-		Lang:     c.lang,
-		ClientID: c.tenant.ID,
-	}
-}
-
-// bearer is the token of an "Authorization: Bearer" header ("" for none).
-func bearer(r *http.Request) string {
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(tok)
+	return l
 }

@@ -13,7 +13,10 @@
 // check. Every choice where a document is ambiguous is recorded in
 // docs/dialects.md.
 //
-// It imports provider (for tokens), idp, idp/i18n, storage and gorilla/mux.
-// It must not import provider/legacy, upstream, keys or gorm, and nothing
-// imports it but cmd/manam.
+// Its endpoint table, body reading, cookies and shared failures are
+// provider/internal/clientapi's.
+//
+// It imports provider (for tokens), provider/internal/clientapi, idp,
+// idp/i18n and storage. It must not import provider/legacy, upstream,
+// keys or gorm, and nothing imports it but cmd/manam.
 package dialects

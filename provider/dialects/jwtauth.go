@@ -10,6 +10,7 @@ import (
 
 	"github.com/manam-id/manam/idp"
 	"github.com/manam-id/manam/provider"
+	"github.com/manam-id/manam/provider/internal/clientapi"
 	"github.com/manam-id/manam/storage"
 )
 
@@ -47,15 +48,15 @@ func spend(ctx context.Context, th *idp.Throttle, src idp.Source) error {
 func (j *jwtAuth) endpoints() []endpoint {
 	get, post := http.MethodGet, http.MethodPost
 	return []endpoint{
-		{method: post, paths: []string{"/api/login"}, h: j.login},
-		{method: post, paths: []string{"/api/register"}, h: j.register},
-		{method: get, paths: []string{"/api/verify-email/{token}", "/api/verify-email"}, h: j.verify},
-		{method: get, paths: []string{"/api/resend-email-verification"}, h: j.resendVerification},
-		{method: get, paths: []string{"/api/refresh"}, h: j.refresh},
+		{Methods: []string{post}, Paths: []string{"/api/login"}, Handle: j.login},
+		{Methods: []string{post}, Paths: []string{"/api/register"}, Handle: j.register},
+		{Methods: []string{get}, Paths: []string{"/api/verify-email/{token}", "/api/verify-email"}, Handle: j.verify},
+		{Methods: []string{get}, Paths: []string{"/api/resend-email-verification"}, Handle: j.resendVerification},
+		{Methods: []string{get}, Paths: []string{"/api/refresh"}, Handle: j.refresh},
 		// The document's spellings, then the correct ones.
-		{method: post, paths: []string{"/api/forgot-passsword", "/api/forgot-password"}, h: j.forgot},
-		{method: post, paths: []string{"/api/reset-passsword", "/api/reset-password"}, h: j.reset},
-		{method: get, paths: []string{"/api/exist-email/{email}"}, h: j.existEmail},
+		{Methods: []string{post}, Paths: []string{"/api/forgot-passsword", "/api/forgot-password"}, Handle: j.forgot},
+		{Methods: []string{post}, Paths: []string{"/api/reset-passsword", "/api/reset-password"}, Handle: j.reset},
+		{Methods: []string{get}, Paths: []string{"/api/exist-email/{email}"}, Handle: j.existEmail},
 	}
 }
 
@@ -71,15 +72,15 @@ var statusOK = map[string]string{"status": "ok"}
 
 // required is a 400 naming each missing field (nil when none is).
 func required(c *call, names ...string) error {
-	p := &problem{status: http.StatusBadRequest, fields: map[string]phrase{}}
+	p := &problem{Status: http.StatusBadRequest, Fields: map[string]phrase{}}
 	for _, n := range names {
-		if c.f.get(n) == "" {
+		if c.Get(n) == "" {
 			m := say("This field is required.")
-			p.msgs = append(p.msgs, say("%s is required.", n))
-			p.fields[n] = m
+			p.Msgs = append(p.Msgs, say("%s is required.", n))
+			p.Fields[n] = m
 		}
 	}
-	if len(p.msgs) == 0 {
+	if len(p.Msgs) == 0 {
 		return nil
 	}
 	return p
@@ -88,20 +89,20 @@ func required(c *call, names ...string) error {
 // validEmail is a 400 for an address that is not one.
 func validEmail(email string) error {
 	if _, err := idp.NormalizeEmail(email); err != nil {
-		return &problem{status: http.StatusBadRequest, msgs: []phrase{say("Enter a valid e-mail address.")},
-			fields: map[string]phrase{"email": say("Enter a valid e-mail address.")}}
+		return &problem{Status: http.StatusBadRequest, Msgs: []phrase{say("Enter a valid e-mail address.")},
+			Fields: map[string]phrase{"email": say("Enter a valid e-mail address.")}}
 	}
 	return nil
 }
 
 // signedIn mints the 004 pair for a session: a JWT access token whatever
 // the tenant's format, and a refresh token when the tenant may have one.
-func (j *jwtAuth) signedIn(ctx context.Context, w http.ResponseWriter, sess *idp.Session) error {
-	tok, err := j.issue(ctx, sess, true)
+func (j *jwtAuth) signedIn(ctx context.Context, w http.ResponseWriter, c *call, sess *idp.Session) error {
+	tok, err := j.issue(ctx, c, sess, true)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pair(tok))
+	clientapi.WriteJSON(w, http.StatusOK, pair(tok))
 	return nil
 }
 
@@ -110,11 +111,11 @@ func (j *jwtAuth) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := required(c, "email", "password"); err != nil {
 		return err
 	}
-	_, sess, err := j.signIn(r.Context(), r, c, c.f.get("email"), c.f.get("password"), false)
+	_, sess, err := j.signIn(r.Context(), r, c, c.Get("email"), c.Get("password"), false)
 	if err != nil {
 		return err
 	}
-	return j.signedIn(r.Context(), w, sess)
+	return j.signedIn(r.Context(), w, c, sess)
 }
 
 // register serves POST /api/register: email, password, name. A
@@ -126,20 +127,20 @@ func (j *jwtAuth) register(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := required(c, "email", "password", "name"); err != nil {
 		return err
 	}
-	email, pw := c.f.get("email"), c.f.get("password")
+	email, pw := c.Get("email"), c.Get("password")
 	if err := validEmail(email); err != nil {
 		return err
 	}
-	confirm := c.f.get("confirmPassword", "confirm_password", "password_confirmation")
+	confirm := c.Get("confirmPassword", "confirm_password", "password_confirmation")
 	if confirm == "" {
 		confirm = pw
 	}
-	_, err := j.d.Accounts.Register(r.Context(), idp.Registration{Email: email, Password: pw, PasswordConfirm: confirm, Name: c.f.get("name"),
-		ClientID: c.tenant.ID}, j.links(c, j.verifyURL), j.d.Source(r, c.tenant))
+	_, err := j.d.Accounts.Register(r.Context(), idp.Registration{Email: email, Password: pw, PasswordConfirm: confirm, Name: c.Get("name"),
+		ClientID: c.Tenant.ID}, j.links(c, j.verifyURL), j.d.Source(r, c.Tenant))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pair(nil))
+	clientapi.WriteJSON(w, http.StatusOK, pair(nil))
 	return nil
 }
 
@@ -152,7 +153,7 @@ func (j *jwtAuth) verifyURL(token string) string {
 // is confirmed and the account signed in, as the document shows.
 func (j *jwtAuth) verify(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	token := firstNonEmpty(mux.Vars(r)["token"], r.URL.Query().Get("token"), c.f.get("token"))
+	token := clientapi.FirstNonEmpty(mux.Vars(r)["token"], r.URL.Query().Get("token"), c.Get("token"))
 	acct, mailedFor, err := j.d.Accounts.ConfirmEmailFor(ctx, token)
 	if err != nil {
 		return err
@@ -162,12 +163,12 @@ func (j *jwtAuth) verify(w http.ResponseWriter, r *http.Request, c *call) error 
 	// (to that tenant's confirmation page) proves the mailbox to that
 	// tenant, not to this one, even when the account belongs to both. The
 	// address is confirmed either way; the owner signs in with the password.
-	if mailedFor != c.tenant.ID {
-		writeJSON(w, http.StatusOK, pair(nil))
+	if mailedFor != c.Tenant.ID {
+		clientapi.WriteJSON(w, http.StatusOK, pair(nil))
 		return nil
 	}
-	if _, err := j.d.Accounts.Membership(ctx, acct.ID, c.tenant.ID); errors.Is(err, idp.ErrNotMember) {
-		writeJSON(w, http.StatusOK, pair(nil))
+	if _, err := j.d.Accounts.Membership(ctx, acct.ID, c.Tenant.ID); errors.Is(err, idp.ErrNotMember) {
+		clientapi.WriteJSON(w, http.StatusOK, pair(nil))
 		return nil
 	} else if err != nil {
 		return err
@@ -176,7 +177,7 @@ func (j *jwtAuth) verify(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	return j.signedIn(ctx, w, sess)
+	return j.signedIn(ctx, w, c, sess)
 }
 
 // resendVerification serves GET /api/resend-email-verification?capcha=…
@@ -188,21 +189,21 @@ func (j *jwtAuth) resendVerification(w http.ResponseWriter, r *http.Request, c *
 	if j.cfg.Captcha == nil {
 		return refusal(http.StatusForbidden, say("Resending the confirmation e-mail is not available."))
 	}
-	src := j.d.Source(r, c.tenant)
+	src := j.d.Source(r, c.Tenant)
 	if err := spend(ctx, j.d.Resend, src); err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	answer := firstNonEmpty(q.Get("capcha"), q.Get("captcha"), c.f.get("capcha", "captcha"))
+	answer := clientapi.FirstNonEmpty(q.Get("capcha"), q.Get("captcha"), c.Get("capcha", "captcha"))
 	ok, err := j.cfg.Captcha.VerifyCaptcha(ctx, answer, src.Addr)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return &problem{status: http.StatusBadRequest, msgs: []phrase{say("The captcha is not valid.")}, fields: map[string]phrase{"capcha": say("The captcha is not valid.")}}
+		return &problem{Status: http.StatusBadRequest, Msgs: []phrase{say("The captcha is not valid.")}, Fields: map[string]phrase{"capcha": say("The captcha is not valid.")}}
 	}
-	email := firstNonEmpty(q.Get("email"), c.f.get("email"))
-	if tok := bearer(r); tok != "" {
+	email := clientapi.FirstNonEmpty(q.Get("email"), c.Get("email"))
+	if tok := clientapi.Bearer(r); tok != "" {
 		acct, err := j.tokenAccount(ctx, c, tok)
 		if err != nil {
 			return err
@@ -218,7 +219,7 @@ func (j *jwtAuth) resendVerification(w http.ResponseWriter, r *http.Request, c *
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, pair(nil))
+	clientapi.WriteJSON(w, http.StatusOK, pair(nil))
 	return nil
 }
 
@@ -234,7 +235,7 @@ func (j *jwtAuth) tokenAccount(ctx context.Context, c *call, token string) (*sto
 	if err != nil {
 		return nil, err
 	}
-	if info.ClientID != c.tenant.ID || info.Subject == "" {
+	if info.ClientID != c.Tenant.ID || info.Subject == "" {
 		return nil, errBadToken
 	}
 	acct, err := j.d.Accounts.Account(ctx, info.Subject)
@@ -248,14 +249,14 @@ func (j *jwtAuth) tokenAccount(ctx context.Context, c *call, token string) (*sto
 // refresh_token grant of /oauth2/token (rotation; a reused vaultToken
 // revokes its family).
 func (j *jwtAuth) refresh(w http.ResponseWriter, r *http.Request, c *call) error {
-	tok, err := j.d.Tokens.RefreshTokens(r.Context(), c.tenant.ID, bearer(r))
+	tok, err := j.d.Tokens.RefreshFor(r.Context(), storage.ClientFromTenant(c.Tenant), clientapi.Bearer(r))
 	if errors.Is(err, provider.ErrTokenRefused) || errors.Is(err, provider.ErrUnknownClient) {
 		return refusal(http.StatusUnauthorized, say("The vaultToken is invalid, expired or already used."))
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pair(tok))
+	clientapi.WriteJSON(w, http.StatusOK, pair(tok))
 	return nil
 }
 
@@ -265,33 +266,33 @@ func (j *jwtAuth) forgot(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err := required(c, "email"); err != nil {
 		return err
 	}
-	email := c.f.get("email")
+	email := c.Get("email")
 	if err := validEmail(email); err != nil {
 		return err
 	}
-	if err := j.d.Accounts.RequestRecovery(r.Context(), email, j.links(c, j.verifyURL), j.d.Source(r, c.tenant)); err != nil {
+	if err := j.d.Accounts.RequestRecovery(r.Context(), email, j.links(c, j.verifyURL), j.d.Source(r, c.Tenant)); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, statusOK)
+	clientapi.WriteJSON(w, http.StatusOK, statusOK)
 	return nil
 }
 
 // reset serves POST /api/reset-passsword (and reset-password): the mailed
 // token (in the body, or as the document's Bearer) and newPassword.
 func (j *jwtAuth) reset(w http.ResponseWriter, r *http.Request, c *call) error {
-	token := firstNonEmpty(c.f.get("token"), bearer(r))
-	pw := c.f.get("newPassword", "new_password")
-	p := &problem{status: http.StatusBadRequest, fields: map[string]phrase{}}
+	token := clientapi.FirstNonEmpty(c.Get("token"), clientapi.Bearer(r))
+	pw := c.Get("newPassword", "new_password")
+	p := &problem{Status: http.StatusBadRequest, Fields: map[string]phrase{}}
 	if token == "" {
-		p.msgs, p.fields["token"] = append(p.msgs, say("%s is required.", "token")), say("This field is required.")
+		p.Msgs, p.Fields["token"] = append(p.Msgs, say("%s is required.", "token")), say("This field is required.")
 	}
 	if pw == "" {
-		p.msgs, p.fields["newPassword"] = append(p.msgs, say("%s is required.", "newPassword")), say("This field is required.")
+		p.Msgs, p.Fields["newPassword"] = append(p.Msgs, say("%s is required.", "newPassword")), say("This field is required.")
 	}
-	if len(p.msgs) > 0 {
+	if len(p.Msgs) > 0 {
 		return p
 	}
-	confirm := firstNonEmpty(c.f.get("confirmPassword", "confirm_password"), pw)
+	confirm := clientapi.FirstNonEmpty(c.Get("confirmPassword", "confirm_password"), pw)
 	_, err := j.d.Accounts.ResetPassword(r.Context(), token, pw, confirm)
 	var fe idp.FieldErrors
 	if errors.As(err, &fe) {
@@ -311,7 +312,7 @@ func (j *jwtAuth) reset(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, statusOK)
+	clientapi.WriteJSON(w, http.StatusOK, statusOK)
 	return nil
 }
 
@@ -322,7 +323,7 @@ func (j *jwtAuth) existEmail(w http.ResponseWriter, r *http.Request, c *call) er
 	if !j.cfg.ExistEmail {
 		return refusal(http.StatusNotFound, say("This endpoint is not enabled."))
 	}
-	if err := spend(r.Context(), j.d.ExistEmail, j.d.Source(r, c.tenant)); err != nil {
+	if err := spend(r.Context(), j.d.ExistEmail, j.d.Source(r, c.Tenant)); err != nil {
 		return err
 	}
 	email := mux.Vars(r)["email"]
@@ -332,11 +333,11 @@ func (j *jwtAuth) existEmail(w http.ResponseWriter, r *http.Request, c *call) er
 	_, err := j.d.Accounts.AccountByIdentifier(r.Context(), email)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		writeJSON(w, http.StatusOK, false)
+		clientapi.WriteJSON(w, http.StatusOK, false)
 	case err != nil:
 		return err
 	default:
-		writeJSON(w, http.StatusOK, true)
+		clientapi.WriteJSON(w, http.StatusOK, true)
 	}
 	return nil
 }
@@ -356,24 +357,24 @@ func (j *jwtAuth) fail(w http.ResponseWriter, r *http.Request, c *call, err erro
 	}
 	p := j.problemOf(r, w, err)
 	msgs := ""
-	for i, m := range p.msgs {
+	for i, m := range p.Msgs {
 		if i > 0 {
 			msgs += " "
 		}
-		msgs += m.in(c.lang)
+		msgs += m.In(c.Lang)
 	}
 	body := map[string]any{"status": "error", "message": msgs}
-	if len(p.fields) > 0 {
+	if len(p.Fields) > 0 {
 		fs := map[string]string{}
-		for k, m := range p.fields {
-			fs[k] = m.in(c.lang)
+		for k, m := range p.Fields {
+			fs[k] = m.In(c.Lang)
 		}
 		body["errors"] = fs
 	}
-	if p.location != "" {
-		body["location"] = p.location
+	if p.Location != "" {
+		body["location"] = p.Location
 	}
-	writeJSON(w, p.status, body)
+	clientapi.WriteJSON(w, p.Status, body)
 }
 
 func emailOf(a *storage.Account) string {
@@ -381,13 +382,4 @@ func emailOf(a *storage.Account) string {
 		return ""
 	}
 	return *a.Email
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

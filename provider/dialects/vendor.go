@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/manam-id/manam/idp"
+	"github.com/manam-id/manam/provider/internal/clientapi"
 	"github.com/manam-id/manam/storage"
 )
 
@@ -14,7 +15,7 @@ import (
 type vendor struct{ *base }
 
 func (v *vendor) endpoints() []endpoint {
-	return []endpoint{{method: http.MethodPost, paths: []string{"/v1/authorization"}, h: v.authorize}}
+	return []endpoint{{Methods: []string{http.MethodPost}, Paths: []string{"/v1/authorization"}, Handle: v.authorize}}
 }
 
 // vendorInfoKeys are the documented user_info fields, in the document's
@@ -40,7 +41,7 @@ var vendorInfoKeys = []string{
 // content type, or form-encoded.
 func (v *vendor) authorize(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	email, password := c.f.get("email"), c.f.get("password", "Password")
+	email, password := c.Get("email"), c.Get("password", "Password")
 	if email == "" || password == "" {
 		return errInvalidAccess
 	}
@@ -48,7 +49,7 @@ func (v *vendor) authorize(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
-	tok, err := v.issue(ctx, sess, false)
+	tok, err := v.issue(ctx, c, sess, false)
 	if err != nil {
 		return err
 	}
@@ -56,8 +57,8 @@ func (v *vendor) authorize(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"status": true, "message": say("Vendor autorization successfully.").in(c.lang),
+	clientapi.WriteJSON(w, http.StatusOK, map[string]any{
+		"status": true, "message": say("Vendor autorization successfully.").In(c.Lang),
 		"access_token": tok.AccessToken, "expires_in": tok.ExpiresAt.Unix(), "user_info": info,
 	})
 	return nil
@@ -70,14 +71,14 @@ var errInvalidAccess = refusal(http.StatusBadRequest, say("Invalid Access!"))
 // tenant: the documented fields, then any other custom field.
 func (v *vendor) userInfo(ctx context.Context, c *call, acct *storage.Account) (map[string]any, error) {
 	custom := map[string]any{}
-	m, err := v.d.Accounts.Membership(ctx, acct.ID, c.tenant.ID)
+	m, err := v.d.Accounts.Membership(ctx, acct.ID, c.Tenant.ID)
 	switch {
 	case err == nil:
 		custom = m.CustomFields
 	case !errors.Is(err, idp.ErrNotMember):
 		return nil, err
 	}
-	profile := map[string]any{"vendor_id": v.memberKey(c.tenant.ID, acct.ID), "sub_user": 0}
+	profile := map[string]any{"vendor_id": v.memberKey(c.Tenant.ID, acct.ID), "sub_user": 0}
 	if acct.Mobile != nil {
 		profile["phone"] = strings.TrimPrefix(*acct.Mobile, "+")
 	} else if acct.Telephone != "" {
@@ -119,13 +120,13 @@ func (v *vendor) fail(w http.ResponseWriter, r *http.Request, c *call, err error
 		err = refusal(http.StatusBadRequest, say("Confirm your e-mail address first: open the link we sent you."))
 	}
 	p := v.problemOf(r, w, err)
-	msgs := make([]string, len(p.msgs))
-	for i, m := range p.msgs {
-		msgs[i] = m.in(c.lang)
+	msgs := make([]string, len(p.Msgs))
+	for i, m := range p.Msgs {
+		msgs[i] = m.In(c.Lang)
 	}
 	inner := map[string]any{"status": false, "message": strings.Join(msgs, " ")}
-	if p.location != "" {
-		inner["location"] = p.location
+	if p.Location != "" {
+		inner["location"] = p.Location
 	}
-	writeJSON(w, p.status, map[string]any{"status": p.status, "error": p.status, "messages": inner})
+	clientapi.WriteJSON(w, p.Status, map[string]any{"status": p.Status, "error": p.Status, "messages": inner})
 }

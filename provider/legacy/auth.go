@@ -14,6 +14,7 @@ import (
 
 	"github.com/manam-id/manam/idp"
 	"github.com/manam-id/manam/provider"
+	"github.com/manam-id/manam/provider/internal/clientapi"
 	"github.com/manam-id/manam/storage"
 )
 
@@ -22,16 +23,16 @@ func urlQuery(s string) string { return url.QueryEscape(s) }
 // identifier is the e-mail or mobile number a call names: type "mobile"
 // (or a mobile without an e-mail) means the mobile, completed with
 // mobile_seed when national.
-func identifier(c *call) (string, bool) {
-	email, mobile := c.p.get("email"), c.p.get("mobile", "phone_number")
-	byMobile := strings.EqualFold(firstNonEmpty(c.p.get("type", "userType", "user_type"), c.userType), "mobile") || (email == "" && mobile != "")
+func identifier(r *http.Request, c *call) (string, bool) {
+	email, mobile := c.Get("email"), c.Get("mobile", "phone_number")
+	byMobile := strings.EqualFold(clientapi.FirstNonEmpty(c.Get("type", "userType", "user_type"), r.Header.Get("user_type")), "mobile") || (email == "" && mobile != "")
 	if !byMobile {
 		return email, false
 	}
 	if mobile == "" {
 		mobile = email
 	}
-	if seed := c.p.get("mobile_seed"); seed != "" && !strings.HasPrefix(mobile, "+") {
+	if seed := c.Get("mobile_seed"); seed != "" && !strings.HasPrefix(mobile, "+") {
 		if m, err := idp.NormalizeMobile(mobile, seed); err == nil {
 			return m, true
 		}
@@ -44,11 +45,11 @@ func identifier(c *call) (string, bool) {
 // confirm URL and sender, the profile, role, custome_fields).
 func (a *API) register(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	ident, byMobile := identifier(c)
+	ident, byMobile := identifier(r, c)
 	fe := idp.FieldErrors{}
 	in := idp.ProfileInput{
-		Name: c.p.get("name", "fullname"), FirstName: c.p.get("firstname", "first_name"), LastName: c.p.get("lastname", "last_name"),
-		NationalCode: c.p.get("national_code", "melicode", "meli_code"), Birthday: c.p.get("birthday", "bithday"),
+		Name: c.Get("name", "fullname"), FirstName: c.Get("firstname", "first_name"), LastName: c.Get("lastname", "last_name"),
+		NationalCode: c.Get("national_code", "melicode", "meli_code"), Birthday: c.Get("birthday", "bithday"),
 	}
 	if in.Name == "" {
 		in.Name = strings.TrimSpace(in.FirstName + " " + in.LastName)
@@ -57,22 +58,22 @@ func (a *API) register(w http.ResponseWriter, r *http.Request, c *call) error {
 	for k, v := range pfe {
 		fe[k] = v
 	}
-	fields, ok := c.p.fields("custome_fields", "custom_fields")
+	fields, ok := c.Object("custome_fields", "custom_fields")
 	if !ok {
 		fe["custome_fields"] = "Send custom fields as an object or a list of objects."
 	}
 	var role *string
-	if c.p.has("role") && c.p.get("role") != "" {
+	if c.Has("role") && c.Get("role") != "" {
 		// The tenant key is public: only the tenant itself (its client
 		// secret) sets roles.
 		if a.tenantAuthenticated(r, c) {
-			v := c.p.get("role")
+			v := c.Get("role")
 			role = &v
 		}
 	}
 	links := a.links(c)
-	if page := c.p.get("tenant_confirm_url", "confirm_url"); page != "" {
-		if !allowedConfirmPage(c.tenant, page) {
+	if page := c.Get("tenant_confirm_url", "confirm_url"); page != "" {
+		if !allowedConfirmPage(c.Tenant, page) {
 			fe["tenant_confirm_url"] = "Use the tenant's own confirmation page (an https address of one of its registered sites)."
 		} else {
 			links.ConfirmPage = page
@@ -81,19 +82,19 @@ func (a *API) register(w http.ResponseWriter, r *http.Request, c *call) error {
 	if len(fe) > 0 {
 		// Every problem at once: the password's too (Register checks it
 		// only when it runs).
-		if msg := idp.CheckPassword(c.p.get("password"), ident); msg != "" {
+		if msg := idp.CheckPassword(c.Get("password"), ident); msg != "" {
 			fe["password"] = msg
-		} else if c.p.get("password") != c.p.get("confirm_password", "password_confirm") {
+		} else if c.Get("password") != c.Get("confirm_password", "password_confirm") {
 			fe["password_confirm"] = "The two passwords differ."
 		}
 		return fe
 	}
-	reg := idp.Registration{Email: ident, Password: c.p.get("password"), PasswordConfirm: c.p.get("confirm_password", "password_confirm"),
-		Name: in.Name, ClientID: c.tenant.ID, Profile: &prof, Role: role, Fields: fields}
+	reg := idp.Registration{Email: ident, Password: c.Get("password"), PasswordConfirm: c.Get("confirm_password", "password_confirm"),
+		Name: in.Name, ClientID: c.Tenant.ID, Profile: &prof, Role: role, Fields: fields}
 	if byMobile {
-		reg.Email, reg.Mobile, reg.MobileSeed = "", ident, c.p.get("mobile_seed")
+		reg.Email, reg.Mobile, reg.MobileSeed = "", ident, c.Get("mobile_seed")
 	}
-	acct, err := a.IDP.Register(ctx, reg, links, a.Source(r, c.tenant))
+	acct, err := a.IDP.Register(ctx, reg, links, a.Source(r, c.Tenant))
 	var rfe idp.FieldErrors
 	if errors.As(err, &rfe) {
 		if m, ok := rfe["email"]; ok && byMobile {
@@ -109,7 +110,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request, c *call) error {
 	message := "Your account has been created. Open the link we sent to your e-mail address to confirm it."
 	if byMobile {
 		message = "Your account has been created. Send the code we texted you to /auth/confirm_sms to confirm it."
-		if m, err := idp.NormalizeMobile(ident, firstNonEmpty(reg.MobileSeed, a.IDP.DefaultCountryCode())); err == nil {
+		if m, err := idp.NormalizeMobile(ident, clientapi.FirstNonEmpty(reg.MobileSeed, a.IDP.DefaultCountryCode())); err == nil {
 			a.setSigned(w, mobileCookie, m, 10*time.Minute)
 		}
 	}
@@ -119,13 +120,13 @@ func (a *API) register(w http.ResponseWriter, r *http.Request, c *call) error {
 	// A tenant that requires a second factor gets none before the account
 	// has enrolled one (as /auth/login).
 	step := idp.StepNone
-	if acct != nil && c.tenant.AllowUnconfirmed {
-		if step, _, err = a.IDP.NextStep(ctx, acct, c.tenant.RequireMFA, ""); err != nil {
+	if acct != nil && c.Tenant.AllowUnconfirmed {
+		if step, _, err = a.IDP.NextStep(ctx, acct, c.Tenant.RequireMFA, ""); err != nil {
 			return err
 		}
 	}
-	if acct != nil && c.tenant.AllowUnconfirmed && step == idp.StepNone {
-		_, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.tenant.ID)
+	if acct != nil && c.Tenant.AllowUnconfirmed && step == idp.StepNone {
+		_, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.Tenant)
 		if err != nil {
 			return err
 		}
@@ -139,21 +140,21 @@ func (a *API) register(w http.ResponseWriter, r *http.Request, c *call) error {
 // echo is the registration answer for an account whose details are not
 // shown (001 echoes what was sent): the documented fields, tokens empty.
 func (a *API) echo(c *call) map[string]any {
-	fields, _ := c.p.fields("custome_fields", "custom_fields")
+	fields, _ := c.Object("custome_fields", "custom_fields")
 	body := map[string]any{
-		"access_token": "", "auth_token": "", "refresh_token": "", "username": "", "fullname": c.p.get("name"),
-		"email": c.p.get("email"), "type": firstNonEmpty(c.p.get("type"), "email"), "mobile": c.p.get("mobile"), "mobile_seed": c.p.get("mobile_seed"),
-		"firstname": c.p.get("firstname"), "lastname": c.p.get("lastname"), "national_code": c.p.get("national_code"),
-		"birthday": c.p.get("birthday", "bithday"), "role": "", "roles": []string{}, "permissions": []string{},
-		"custome_fields": customFields(fields), "tenant_email": c.tenant.MailFrom, "tenant_confirm_url": firstNonEmpty(c.p.get("tenant_confirm_url", "confirm_url"), c.tenant.ConfirmURL),
-		"oauth2_provider": c.p.get("oauth2_provider"), "oauth2_user_info": rawOr(c.p, "oauth2_user_info"),
+		"access_token": "", "auth_token": "", "refresh_token": "", "username": "", "fullname": c.Get("name"),
+		"email": c.Get("email"), "type": clientapi.FirstNonEmpty(c.Get("type"), "email"), "mobile": c.Get("mobile"), "mobile_seed": c.Get("mobile_seed"),
+		"firstname": c.Get("firstname"), "lastname": c.Get("lastname"), "national_code": c.Get("national_code"),
+		"birthday": c.Get("birthday", "bithday"), "role": "", "roles": []string{}, "permissions": []string{},
+		"custome_fields": customFields(fields), "tenant_email": c.Tenant.MailFrom, "tenant_confirm_url": clientapi.FirstNonEmpty(c.Get("tenant_confirm_url", "confirm_url"), c.Tenant.ConfirmURL),
+		"oauth2_provider": c.Get("oauth2_provider"), "oauth2_user_info": rawOr(c, "oauth2_user_info"),
 	}
 	return body
 }
 
 // rawOr passes a parameter's JSON value through, or an empty list.
-func rawOr(p *params, name string) any {
-	if v, ok := p.lookup(name); ok {
+func rawOr(c *call, name string) any {
+	if v, ok := c.Lookup(name); ok {
 		if s, isText := v.(string); !isText || s != "" {
 			return v
 		}
@@ -199,14 +200,14 @@ func loopback(host string) bool {
 func (a *API) tenantAuthenticated(r *http.Request, c *call) bool {
 	id, secret, ok := r.BasicAuth()
 	if !ok {
-		id, secret = c.tenant.ID, c.p.get("client_secret")
+		id, secret = c.Tenant.ID, c.Get("client_secret")
 		if secret == "" {
 			secret = r.Header.Get("client_secret")
 		}
 	} else if u, err := url.QueryUnescape(id); err == nil {
 		id = u
 	}
-	if id != c.tenant.ID || secret == "" {
+	if id != c.Tenant.ID || secret == "" {
 		return false
 	}
 	_, err := a.Tokens.AuthenticateClient(r.Context(), id, secret)
@@ -216,12 +217,12 @@ func (a *API) tenantAuthenticated(r *http.Request, c *call) bool {
 // signIn starts a session for an account that has proved everything its
 // sign-in needs, sets the API's session cookie, and issues the tenant's
 // tokens (with a refresh token when the tenant may have one).
-func (a *API) signIn(ctx context.Context, w http.ResponseWriter, acct *storage.Account, amr []string, clientID string) (*idp.Session, *provider.Tokens, error) {
+func (a *API) signIn(ctx context.Context, w http.ResponseWriter, acct *storage.Account, amr []string, tenant *storage.Tenant) (*idp.Session, *provider.Tokens, error) {
 	token, sess, err := a.IDP.StartSession(ctx, acct, amr, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	tok, err := a.Tokens.IssueTokens(ctx, provider.IssueRequest{ClientID: clientID, Session: sess, Refresh: true, Grant: "urn:manam:legacy:password"})
+	tok, err := a.Tokens.IssueFor(ctx, clientapi.ClientOf(tenant), provider.IssueRequest{Session: sess, Refresh: true, Grant: "urn:manam:legacy:password"})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -234,11 +235,11 @@ func (a *API) signIn(ctx context.Context, w http.ResponseWriter, acct *storage.A
 // 001's /auth/confirm_email: the token (cnf) in the path, the query or
 // the body.
 func (a *API) confirmEmail(w http.ResponseWriter, r *http.Request, c *call) error {
-	cnf := firstNonEmpty(mux.Vars(r)["cnf"], c.p.get("cnf", "token"))
+	cnf := clientapi.FirstNonEmpty(mux.Vars(r)["cnf"], c.Get("cnf", "token"))
 	// 001's Confirm SMS gives confirm_email/<cnf> as its HTTP Request
 	// line: a texted code (digits; a link token never is) is that call.
 	if smsCode(cnf) {
-		c.p.body["cnf"] = cnf
+		c.Set("cnf", cnf)
 		return a.confirmSMS(w, r, c)
 	}
 	if _, err := a.IDP.ConfirmEmail(r.Context(), cnf); errors.Is(err, idp.ErrInvalidToken) {
@@ -261,13 +262,13 @@ func smsCode(s string) bool {
 // registration, for the number in the call (mobile) or the one this
 // browser just registered.
 func (a *API) confirmSMS(w http.ResponseWriter, r *http.Request, c *call) error {
-	mobile, _ := identifier(c)
+	mobile, _ := identifier(r, c)
 	if mobile == "" || strings.Contains(mobile, "@") {
 		mobile = a.signed(r, mobileCookie)
 	}
-	code := c.p.get("cnf", "code")
+	code := c.Get("cnf", "code")
 	if mobile == "" {
-		return &apiError{status: http.StatusUnauthorized, message: "Your confirmation is unsuccess", location: "/", errs: idp.FieldErrors{"mobile": "Send the mobile number the code was sent to."}}
+		return refuse("Your confirmation is unsuccess", "/").WithFields(idp.FieldErrors{"mobile": "Send the mobile number the code was sent to."})
 	}
 	if _, err := a.IDP.ConfirmMobile(r.Context(), mobile, code); errors.Is(err, idp.ErrInvalidToken) {
 		return refuse("Your confirmation is unsuccess", "/")
@@ -282,12 +283,12 @@ func (a *API) confirmSMS(w http.ResponseWriter, r *http.Request, c *call) error 
 // sendConfirmEmail serves POST /auth/send_confirm_email: a new link, if
 // the address has an unconfirmed account (the same answer either way).
 func (a *API) sendConfirmEmail(w http.ResponseWriter, r *http.Request, c *call) error {
-	email := c.p.get("email")
+	email := c.Get("email")
 	if _, err := idp.NormalizeEmail(email); err != nil {
-		return &apiError{status: http.StatusUnauthorized, message: "Your confirmation is unsuccess.", location: "/", errs: idp.FieldErrors{"email": "Enter a valid e-mail address."}}
+		return refuse("Your confirmation is unsuccess.", "/").WithFields(idp.FieldErrors{"email": "Enter a valid e-mail address."})
 	}
 	links := a.links(c)
-	if page := c.p.get("tenant_confirm_url", "confirm_url"); page != "" && allowedConfirmPage(c.tenant, page) {
+	if page := c.Get("tenant_confirm_url", "confirm_url"); page != "" && allowedConfirmPage(c.Tenant, page) {
 		links.ConfirmPage = page
 	}
 	if err := a.IDP.ResendConfirmation(r.Context(), email, links); err != nil {
@@ -306,20 +307,20 @@ func (a *API) sendConfirmSMS(w http.ResponseWriter, r *http.Request, c *call) er
 	// without a mobile) it is that call.
 	if strings.Contains(r.URL.Path, "/new_confirm_sms") {
 		if v := mux.Vars(r)["mobile"]; strings.Contains(v, "@") {
-			c.p.body["email"] = v
+			c.Set("email", v)
 			return a.sendConfirmEmail(w, r, c)
-		} else if v == "" && c.p.get("mobile", "phone_number") == "" && c.p.get("email") != "" {
+		} else if v == "" && c.Get("mobile", "phone_number") == "" && c.Get("email") != "" {
 			return a.sendConfirmEmail(w, r, c)
 		}
 	}
-	mobile := firstNonEmpty(mux.Vars(r)["mobile"], c.p.get("mobile", "phone_number"))
-	if seed := c.p.get("mobile_seed"); seed != "" {
+	mobile := clientapi.FirstNonEmpty(mux.Vars(r)["mobile"], c.Get("mobile", "phone_number"))
+	if seed := c.Get("mobile_seed"); seed != "" {
 		if m, err := idp.NormalizeMobile(mobile, seed); err == nil {
 			mobile = m
 		}
 	}
-	if _, err := idp.NormalizeMobile(mobile, firstNonEmpty(a.IDP.DefaultCountryCode(), "+")); mobile == "" || err != nil {
-		return &apiError{status: http.StatusUnauthorized, message: "Your confirmation is unsuccess.", location: "/", errs: idp.FieldErrors{"mobile": "Enter a valid mobile number, with its country code (+98…)."}}
+	if _, err := idp.NormalizeMobile(mobile, clientapi.FirstNonEmpty(a.IDP.DefaultCountryCode(), "+")); mobile == "" || err != nil {
+		return refuse("Your confirmation is unsuccess.", "/").WithFields(idp.FieldErrors{"mobile": "Enter a valid mobile number, with its country code (+98…)."})
 	}
 	if err := a.IDP.ResendCode(r.Context(), mobile, a.links(c)); err != nil {
 		return err
@@ -333,8 +334,8 @@ func (a *API) sendConfirmSMS(w http.ResponseWriter, r *http.Request, c *call) er
 // a pending-sign-in cookie, and no token.
 func (a *API) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	ident, _ := identifier(c)
-	acct, err := a.IDP.AuthenticateFor(ctx, c.tenant.ID, ident, c.p.get("password"), a.Source(r, c.tenant))
+	ident, _ := identifier(r, c)
+	acct, err := a.IDP.AuthenticateFor(ctx, c.Tenant.ID, ident, c.Get("password"), a.Source(r, c.Tenant))
 	switch {
 	case errors.Is(err, idp.ErrInvalidCredentials):
 		return refuse("Your email or password is wrong.", "/auth/login")
@@ -343,16 +344,16 @@ func (a *API) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	case err != nil:
 		return err
 	}
-	if err := a.IDP.Join(ctx, acct.ID, c.tenant.ID, idp.JoinedBySignIn); err != nil {
+	if err := a.IDP.Join(ctx, acct.ID, c.Tenant.ID, idp.JoinedBySignIn); err != nil {
 		return err
 	}
-	step, method, err := a.IDP.NextStep(ctx, acct, c.tenant.RequireMFA, "")
+	step, method, err := a.IDP.NextStep(ctx, acct, c.Tenant.RequireMFA, "")
 	if err != nil {
 		return err
 	}
 	switch step {
 	case idp.StepVerify:
-		token, err := a.IDP.BeginPending(ctx, acct, []string{"pwd"}, false, c.tenant.ID, step)
+		token, err := a.IDP.BeginPending(ctx, acct, []string{"pwd"}, false, c.Tenant.ID, step)
 		if err != nil {
 			return err
 		}
@@ -363,15 +364,15 @@ func (a *API) login(w http.ResponseWriter, r *http.Request, c *call) error {
 		}
 		a.setCookie(w, pendingCookie, token, 0)
 		body := a.profile(ctx, c, acct, nil)
-		body["status"], body["location"] = "success", c.at("/auth/2fa/"+method+"/validate")
+		body["status"], body["location"] = "success", at(c, "/auth/2fa/"+method+"/validate")
 		a.write(w, http.StatusTemporaryRedirect, body)
 		return nil
 	case idp.StepEnrol:
 		e := refuse("This application requires two-factor authentication. Set it up on your account page (account_url), then sign in again.", "/auth/login")
-		e.extra = map[string]any{"account_url": a.Issuer + "/account"}
+		e.Extra = map[string]any{"account_url": a.Issuer + "/account"}
 		return e
 	}
-	_, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.tenant.ID)
+	_, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.Tenant)
 	if err != nil {
 		return err
 	}
@@ -399,11 +400,11 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request, c *call) error {
 // SMS for a mobile number. The answer is the documented success whether or
 // not the account exists (no enumeration).
 func (a *API) recover(w http.ResponseWriter, r *http.Request, c *call) error {
-	ident, byMobile := identifier(c)
+	ident, byMobile := identifier(r, c)
 	if ident == "" {
-		return &apiError{status: http.StatusUnauthorized, message: "There is an error here to recover password.", location: "/", errs: idp.FieldErrors{"email": "Enter your e-mail address or mobile number."}}
+		return refuse("There is an error here to recover password.", "/").WithFields(idp.FieldErrors{"email": "Enter your e-mail address or mobile number."})
 	}
-	if err := a.IDP.RequestRecovery(r.Context(), ident, a.links(c), a.Source(r, c.tenant)); err != nil {
+	if err := a.IDP.RequestRecovery(r.Context(), ident, a.links(c), a.Source(r, c.Tenant)); err != nil {
 		return err
 	}
 	msg := "An email has been sent to you with further instructions on how to reset your password."
@@ -419,12 +420,12 @@ func (a *API) recover(w http.ResponseWriter, r *http.Request, c *call) error {
 // password twice.
 func (a *API) changePassword(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	pw, confirm := c.p.get("password"), c.p.get("confirm_password", "password_confirm")
+	pw, confirm := c.Get("password"), c.Get("confirm_password", "password_confirm")
 	var err error
-	if mobile := c.p.get("mobile"); mobile != "" && c.p.get("token") == "" {
-		_, err = a.IDP.ResetWithCode(ctx, mobile, c.p.get("code", "cnf"), pw, confirm, a.Source(r, c.tenant))
+	if mobile := c.Get("mobile"); mobile != "" && c.Get("token") == "" {
+		_, err = a.IDP.ResetWithCode(ctx, mobile, c.Get("code", "cnf"), pw, confirm, a.Source(r, c.Tenant))
 	} else {
-		_, err = a.IDP.ResetPassword(ctx, c.p.get("token", "cnf"), pw, confirm)
+		_, err = a.IDP.ResetPassword(ctx, c.Get("token", "cnf"), pw, confirm)
 	}
 	var fe idp.FieldErrors
 	switch {
@@ -453,8 +454,8 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request, c *call) er
 // header (000) or an access_token header (001), or the body; it rotates
 // exactly as at /oauth2/token.
 func (a *API) refresh(w http.ResponseWriter, r *http.Request, c *call) error {
-	rt := firstNonEmpty(r.Header.Get("refresh_token"), r.Header.Get("refresh-token"), c.p.get("refresh_token"), r.Header.Get("access_token"), c.p.get("access_token"))
-	tok, err := a.Tokens.RefreshTokens(r.Context(), c.tenant.ID, rt)
+	rt := clientapi.FirstNonEmpty(r.Header.Get("refresh_token"), r.Header.Get("refresh-token"), c.Get("refresh_token"), r.Header.Get("access_token"), c.Get("access_token"))
+	tok, err := a.Tokens.RefreshFor(r.Context(), clientapi.ClientOf(c.Tenant), rt)
 	if errors.Is(err, provider.ErrTokenRefused) {
 		return refuse("The refresh token is invalid, expired or already used.", "/auth/login")
 	}

@@ -10,6 +10,11 @@
 // two-factor walkthroughs. Every choice where the documents are ambiguous
 // is recorded in docs/legacy-api.md.
 //
-// It imports provider (for tokens), idp, idp/i18n and storage, and nothing
-// imports it but cmd/manam.
+// Its endpoints, parameters, cookies and shared failures run on
+// provider/internal/clientapi; it also owns Login with Manam (an issuer
+// redirect of the provider) and the Google link (a return flow of the
+// hosted pages).
+//
+// It imports provider (for tokens), provider/internal/clientapi, idp,
+// idp/i18n and storage, and nothing imports it but cmd/manam.
 package legacy

@@ -2,51 +2,94 @@ package legacy
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/manam-id/manam/idp"
-	"github.com/manam-id/manam/idp/i18n"
 	"github.com/manam-id/manam/provider"
+	"github.com/manam-id/manam/provider/internal/clientapi"
 	"github.com/manam-id/manam/storage"
 )
 
 // Tokens is what the legacy API needs of the provider: the same tokens as
-// /oauth2/token.
+// /oauth2/token, a tenant's client secret checked, and Login with Manam's
+// code exchanged for the tenant.
 type Tokens interface {
-	IssueTokens(ctx context.Context, in provider.IssueRequest) (*provider.Tokens, error)
-	RefreshTokens(ctx context.Context, clientID, refreshToken string) (*provider.Tokens, error)
-	AccessTokenInfo(ctx context.Context, token string) (*provider.TokenInfo, error)
+	clientapi.Tokens
 	AuthenticateClient(ctx context.Context, clientID, secret string) (*storage.Client, error)
+	ExchangeCodeFor(ctx context.Context, client *storage.Client, code, verifier, redirectURI string) (*provider.Tokens, error)
 }
 
 // TenantFinder finds tenants by client id and by tenant key (storage.Tenants).
 type TenantFinder interface {
-	Get(ctx context.Context, id string) (*storage.Tenant, error)
+	clientapi.Tenants
 	ByCustomerToken(ctx context.Context, token string) (*storage.Tenant, error)
+}
+
+// Accounts is what the legacy API needs of the account service
+// (*idp.Service), by capability: what every client dialect uses, and the
+// second version's pending sign-ins, confirmations by code, profiles and
+// second factors.
+type Accounts interface {
+	clientapi.Accounts
+	PendingSignIns
+	Confirmations
+	Profiles
+	Factors
+}
+
+// PendingSignIns hold a sign-in that waits for its second factor.
+type PendingSignIns interface {
+	BeginPending(ctx context.Context, acct *storage.Account, amr []string, remember bool, clientID string, step idp.SecondStep) (string, error)
+	PendingSignIn(ctx context.Context, token string) (*idp.Pending, error)
+	CompletePending(ctx context.Context, token, method, code string, src idp.Source) (*storage.Account, []string, error)
+}
+
+// Confirmations confirm an address or a number, and reset a password by
+// a texted code.
+type Confirmations interface {
+	ConfirmEmail(ctx context.Context, token string) (*storage.Account, error)
+	ConfirmMobile(ctx context.Context, mobile, code string) (*storage.Account, error)
+	ResendCode(ctx context.Context, mobile string, links idp.Links) error
+	ResetWithCode(ctx context.Context, mobile, code, password, confirm string, src idp.Source) (*storage.Account, error)
+}
+
+// Profiles read and write what a member's profile shows.
+type Profiles interface {
+	ParseProfile(in idp.ProfileInput) (string, storage.Profile, idp.FieldErrors)
+	SaveMemberProfile(ctx context.Context, accountID, clientID string, in idp.ProfileInput, role *string, fields map[string]any) error
+	Links(ctx context.Context, accountID string) ([]storage.UpstreamLink, error)
+	DefaultCountryCode() string
+}
+
+// Factors set up, prove and remove second factors.
+type Factors interface {
+	BeginTOTP(ctx context.Context, accountID string) (*idp.TOTPEnrolment, error)
+	PendingTOTP(ctx context.Context, accountID string) (*idp.TOTPEnrolment, error)
+	ConfirmTOTP(ctx context.Context, accountID, code string) ([]string, error)
+	BeginSMSFactor(ctx context.Context, accountID, phone string, links idp.Links) (string, error)
+	ConfirmSMSFactor(ctx context.Context, accountID, code string) ([]string, error)
+	SendFactorCode(ctx context.Context, accountID string, links idp.Links) error
+	SendFactorEmail(ctx context.Context, accountID, typed string, links idp.Links) error
+	ProveFactorEmail(ctx context.Context, accountID, token string) error
+	RemoveFactor(ctx context.Context, accountID, kind, method, code string) error
+	RaiseSession(ctx context.Context, sess *idp.Session, method string) error
+	EndOtherSessions(ctx context.Context, sess *idp.Session) error
 }
 
 // Deps are the API's collaborators.
 type Deps struct {
-	IDP     *idp.Service
+	IDP     Accounts
 	Tokens  Tokens
 	Tenants TenantFinder
-	// Login starts "Login with Manam" (GET /manamlogin): the standard
-	// authorization flow for a tenant (nil: not offered).
-	Login ManamLogin
+	// Federation runs the Google link's sign-in (pages.Pages; nil: the
+	// link is not offered).
+	Federation Federation
 	// Key (≥ 32 bytes) signs the API's own short-lived cookies.
 	Key []byte
 	// Issuer is the public URL; Secure marks cookies Secure (https).
@@ -68,6 +111,7 @@ type Deps struct {
 // API is the legacy Manam REST API.
 type API struct {
 	Deps
+	cookies clientapi.Cookies
 }
 
 // New builds the API.
@@ -79,12 +123,12 @@ func New(d Deps) (*API, error) {
 		d.Logger = slog.Default()
 	}
 	if d.Source == nil {
-		d.Source = func(r *http.Request, _ *storage.Tenant) idp.Source { return idp.FromAddr(provider.PeerAddr(r)) }
+		d.Source = clientapi.PeerSource
 	}
 	if d.Product == "" {
 		d.Product = "Manam"
 	}
-	return &API{Deps: d}, nil
+	return &API{Deps: d, cookies: clientapi.Cookies{Key: d.Key, Secure: d.Secure}}, nil
 }
 
 // Cookie names: the documents' walkthroughs carry a session cookie named
@@ -98,156 +142,69 @@ const (
 )
 
 // call is one request as the handlers see it.
-type call struct {
-	p      *params
-	tenant *storage.Tenant // nil on routes that do not need the key
-	lang   i18n.Lang
-	prefix string // "" or "/manam": where the request came in
-	// userType is 001's user_type header (email or mobile), when sent.
-	userType string
-}
+type call = clientapi.Call
 
 // at is a location of this API as the caller reached it: under /manam/
 // for the second version's URLs ("/" stays "/", as documented).
-func (c *call) at(location string) string {
+func at(c *call, location string) string {
 	if location == "/" || location == "" {
 		return "/"
 	}
-	return c.prefix + location
+	return c.Prefix + location
 }
 
-// handler serves one endpoint; a returned error is written by fail.
-type handler func(w http.ResponseWriter, r *http.Request, c *call) error
-
-// Mount adds every route, at / and under /manam/.
+// Mount adds every endpoint, at / and under /manam/.
 func (a *API) Mount(r *mux.Router) {
-	type route struct {
-		path    string
-		methods []string
-		tenant  bool // needs the tenant key
-		h       handler
-	}
-	get, post := http.MethodGet, http.MethodPost
-	routes := []route{
-		{"/auth/register", []string{post}, true, a.register},
-		{"/auth/confirm", []string{get, post}, true, a.confirmEmail},
-		{"/auth/confirm/{cnf}", []string{get}, true, a.confirmEmail},
-		{"/auth/confirm/{cnf}/{key}", []string{get}, true, a.confirmEmail},
-		{"/auth/confirm_email", []string{get, post}, true, a.confirmEmail},
-		{"/auth/confirm_email/{cnf}", []string{get}, true, a.confirmEmail},
-		{"/auth/confirm_sms", []string{get, post}, true, a.confirmSMS},
-		{"/auth/send_confirm_email", []string{get, post}, true, a.sendConfirmEmail},
-		{"/auth/send_confirm_sms", []string{get, post}, true, a.sendConfirmSMS},
-		{"/auth/new_confirm_sms", []string{get, post}, true, a.sendConfirmSMS},
-		{"/auth/new_confirm_sms/{mobile}", []string{get, post}, true, a.sendConfirmSMS},
-		{"/auth/login", []string{post}, true, a.login},
+	clientapi.Table{Endpoints: a.endpoints(), Prefixes: []string{"", "/manam"}, Rules: clientapi.Rules{Loose: true, Query: true},
+		CORS: cors, Tenant: a.tenant, Fail: a.fail}.Mount(r)
+}
+
+// endpoints are the documented operations, in routing order (a fixed path
+// before a pattern that would match it too). NoTenant marks those that
+// take no tenant key.
+func (a *API) endpoints() []clientapi.Endpoint {
+	get, post, either := []string{http.MethodGet}, []string{http.MethodPost}, []string{http.MethodGet, http.MethodPost}
+	eps := []clientapi.Endpoint{
+		{Methods: post, Paths: []string{"/auth/register"}, Handle: a.register},
+		{Methods: either, Paths: []string{"/auth/confirm"}, Handle: a.confirmEmail},
+		{Methods: get, Paths: []string{"/auth/confirm/{cnf}", "/auth/confirm/{cnf}/{key}"}, Handle: a.confirmEmail},
+		{Methods: either, Paths: []string{"/auth/confirm_email"}, Handle: a.confirmEmail},
+		{Methods: get, Paths: []string{"/auth/confirm_email/{cnf}"}, Handle: a.confirmEmail},
+		{Methods: either, Paths: []string{"/auth/confirm_sms"}, Handle: a.confirmSMS},
+		{Methods: either, Paths: []string{"/auth/send_confirm_email"}, Handle: a.sendConfirmEmail},
+		{Methods: either, Paths: []string{"/auth/send_confirm_sms", "/auth/new_confirm_sms", "/auth/new_confirm_sms/{mobile}"}, Handle: a.sendConfirmSMS},
+		{Methods: post, Paths: []string{"/auth/login"}, Handle: a.login},
 		// POST only: a link on another site must not sign anyone out.
-		{"/auth/logout", []string{post}, false, a.logout},
-		{"/auth/recover", []string{post}, true, a.recover},
-		{"/auth/recover/end", []string{get, post}, true, a.changePassword},
-		{"/auth/changepassword", []string{get, post}, true, a.changePassword},
-		{"/auth/refreshToken", []string{get, post}, true, a.refresh},
-		{"/view_user", []string{get, post}, true, a.viewUser},
-		{"/view_user/{email}", []string{get, post}, true, a.viewUser},
-		{"/edit_user", []string{post}, true, a.editUser},
-		{"/get_manam_user_info/{email}", []string{get}, true, a.manamUserInfo},
-		{"/auth/get_manam_user_info/{email}", []string{get}, true, a.manamUserInfo},
+		{Methods: post, Paths: []string{"/auth/logout"}, Handle: a.logout, NoTenant: true},
+		{Methods: post, Paths: []string{"/auth/recover"}, Handle: a.recover},
+		{Methods: either, Paths: []string{"/auth/recover/end", "/auth/changepassword"}, Handle: a.changePassword},
+		{Methods: either, Paths: []string{"/auth/refreshToken"}, Handle: a.refresh},
+		{Methods: either, Paths: []string{"/view_user", "/view_user/{email}"}, Handle: a.viewUser},
+		{Methods: post, Paths: []string{"/edit_user"}, Handle: a.editUser},
+		{Methods: get, Paths: []string{"/get_manam_user_info/{email}", "/auth/get_manam_user_info/{email}"}, Handle: a.manamUserInfo},
 		// The callback before /manamlogin/{key}, which would match it too.
-		{"/manamlogin/callback", []string{get}, false, a.manamLoginCallback},
-		{"/manamlogin", []string{get}, true, a.manamLogin},
-		{"/manamlogin/{key}", []string{get}, true, a.manamLogin},
+		{Methods: get, Paths: []string{CallbackPath}, Handle: a.manamLoginCallback, NoTenant: true},
+		{Methods: get, Paths: []string{"/manamlogin", "/manamlogin/{key}"}, Handle: a.manamLogin},
+		{Methods: get, Paths: []string{"/googlelogin/{key}"}, Handle: a.googleLogin},
+		// Only at the root: the hosted pages return there.
+		{Methods: get, Paths: []string{googleDonePath}, Handle: a.googleDone, NoTenant: true, Root: true},
 	}
 	for _, kind := range []string{"totp", "sms"} {
-		routes = append(routes,
-			route{"/auth/2fa/" + kind + "/email/verify", []string{post}, false, a.factorEmail(kind)},
-			route{"/auth/2fa/" + kind + "/email/verify/end", []string{get, post}, false, a.factorEmailEnd(kind)},
-			route{"/auth/2fa/" + kind + "/setup", []string{get}, false, a.setupPage(kind)},
-			route{"/auth/2fa/" + kind + "/confirm", []string{get}, false, a.setupPage(kind)},
-			route{"/auth/2fa/" + kind + "/validate", []string{post}, false, a.validate(kind)},
-			route{"/auth/2fa/" + kind + "/remove", []string{post}, false, a.remove(kind)},
+		eps = append(eps,
+			clientapi.Endpoint{Methods: post, Paths: []string{"/auth/2fa/" + kind + "/email/verify"}, Handle: a.factorEmail(kind), NoTenant: true},
+			clientapi.Endpoint{Methods: either, Paths: []string{"/auth/2fa/" + kind + "/email/verify/end"}, Handle: a.factorEmailEnd(kind), NoTenant: true},
+			clientapi.Endpoint{Methods: get, Paths: []string{"/auth/2fa/" + kind + "/setup", "/auth/2fa/" + kind + "/confirm"}, Handle: a.setupPage(kind), NoTenant: true},
+			clientapi.Endpoint{Methods: post, Paths: []string{"/auth/2fa/" + kind + "/validate"}, Handle: a.validate(kind), NoTenant: true},
+			clientapi.Endpoint{Methods: post, Paths: []string{"/auth/2fa/" + kind + "/remove"}, Handle: a.remove(kind), NoTenant: true},
 		)
 	}
-	routes = append(routes,
-		route{"/auth/2fa/totp/setup", []string{post}, false, a.setupTOTP},
-		route{"/auth/2fa/totp/qr", []string{get}, false, a.qr},
-		route{"/auth/2fa/totp/confirm", []string{post}, false, a.confirmTOTP},
-		route{"/auth/2fa/sms/setup", []string{post}, false, a.setupSMS},
-		route{"/auth/2fa/sms/confirm", []string{post}, false, a.confirmSMSFactor},
+	return append(eps,
+		clientapi.Endpoint{Methods: post, Paths: []string{"/auth/2fa/totp/setup"}, Handle: a.setupTOTP, NoTenant: true},
+		clientapi.Endpoint{Methods: get, Paths: []string{"/auth/2fa/totp/qr"}, Handle: a.qr, NoTenant: true},
+		clientapi.Endpoint{Methods: post, Paths: []string{"/auth/2fa/totp/confirm"}, Handle: a.confirmTOTP, NoTenant: true},
+		clientapi.Endpoint{Methods: post, Paths: []string{"/auth/2fa/sms/setup"}, Handle: a.setupSMS, NoTenant: true},
+		clientapi.Endpoint{Methods: post, Paths: []string{"/auth/2fa/sms/confirm"}, Handle: a.confirmSMSFactor, NoTenant: true},
 	)
-	for _, prefix := range []string{"", "/manam"} {
-		for _, rt := range routes {
-			r.Handle(prefix+rt.path, a.serve(prefix, rt.tenant, rt.h)).Methods(append(rt.methods, http.MethodOptions)...)
-		}
-	}
-	// A known path with another method: 405 in the documents' shape, not
-	// the router's OAuth error. After every route, so that it shadows no
-	// method of a path.
-	allow := map[string][]string{}
-	var paths []string
-	for _, rt := range routes {
-		if allow[rt.path] == nil {
-			paths = append(paths, rt.path)
-		}
-		allow[rt.path] = append(allow[rt.path], rt.methods...)
-	}
-	for _, prefix := range []string{"", "/manam"} {
-		for _, p := range paths {
-			r.Handle(prefix+p, a.wrongMethod(prefix, allow[p]))
-		}
-	}
-}
-
-// wrongMethod answers 405 with the methods a path takes.
-func (a *API) wrongMethod(prefix string, methods []string) http.Handler {
-	var allow []string
-	for _, m := range methods {
-		if !slices.Contains(allow, m) {
-			allow = append(allow, m)
-		}
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if cors(w, r) {
-			return
-		}
-		c := &call{lang: i18n.Choose("", r.Header.Get("Accept-Language")), prefix: prefix}
-		body := a.shape(c, "", "/")
-		body["message"] = i18n.T(c.lang, "Use the %s method for this address.", strings.Join(allow, " or "))
-		w.Header().Set("Allow", strings.Join(append(slices.Clone(allow), http.MethodOptions), ", "))
-		a.write(w, http.StatusMethodNotAllowed, body)
-	})
-}
-
-// serve reads the request (parameters, language, tenant) and maps the
-// handler's error once.
-func (a *API) serve(prefix string, needTenant bool, h handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if cors(w, r) {
-			return
-		}
-		c := &call{lang: i18n.Choose("", r.Header.Get("Accept-Language")), prefix: prefix, userType: r.Header.Get("user_type")}
-		p, err := readParams(r)
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				a.write(w, http.StatusRequestEntityTooLarge, a.shape(c, "The request body is too large.", "/"))
-				return
-			}
-			a.write(w, http.StatusBadRequest, a.shape(c, "The request body is not valid JSON or form data.", "/"))
-			return
-		}
-		c.p = p
-		if needTenant {
-			t, err := a.tenant(r, c)
-			if err != nil {
-				a.fail(w, r, c, err)
-				return
-			}
-			c.tenant = t
-		}
-		if err := h(w, r, c); err != nil {
-			a.fail(w, r, c, err)
-		}
-	})
 }
 
 // cors lets the documents' browser examples ($.ajax from the tenant's own
@@ -274,20 +231,9 @@ func cors(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// apiError is a failure with its documented shape.
-type apiError struct {
-	status   int
-	message  string
-	location string
-	errs     idp.FieldErrors
-	extra    map[string]any
-}
-
-func (e *apiError) Error() string { return fmt.Sprintf("legacy: %d %s", e.status, e.message) }
-
 // refuse is a 401 with the documents' failure shape.
-func refuse(message, location string) *apiError {
-	return &apiError{status: http.StatusUnauthorized, message: message, location: location}
+func refuse(message, location string) *clientapi.Problem {
+	return &clientapi.Problem{Status: http.StatusUnauthorized, Msgs: []clientapi.Phrase{clientapi.Say(message)}, Location: location}
 }
 
 var (
@@ -295,40 +241,35 @@ var (
 	errSignIn   = refuse("Sign in first.", "/auth/login")
 )
 
-// fail writes err in the documents' failure shape: FieldErrors and
-// apiErrors as they say, throttling as 429, anything else as 503 (logged;
-// the caller sees no detail).
+// fail writes every failure in the documents' shape (location, message,
+// status "unsuccess", and errors naming the fields): field errors and
+// unreadable bodies as they say, the rest as every dialect answers them
+// (clientapi.Classify: throttling 429, ours 503, logged, with no detail).
 func (a *API) fail(w http.ResponseWriter, r *http.Request, c *call, err error) {
-	var ae *apiError
 	var fe idp.FieldErrors
 	switch {
-	case errors.As(err, &ae):
+	case errors.As(err, new(*clientapi.Problem)):
 	case errors.As(err, &fe):
-		ae = &apiError{status: http.StatusUnauthorized, message: "Check the fields listed in errors.", location: "/", errs: fe}
-	case errors.Is(err, idp.ErrThrottled):
-		w.Header().Set("Retry-After", "60")
-		ae = &apiError{status: http.StatusTooManyRequests, message: "Too many attempts. Wait a few minutes and try again.", location: "/"}
-	default:
-		if r.Context().Err() != nil {
-			// The client hung up: its request's work was cancelled.
-			a.Logger.InfoContext(r.Context(), "legacy API request abandoned by the client", "path", r.URL.Path, "err", err)
-		} else {
-			a.Logger.ErrorContext(r.Context(), "legacy API request failed", "request_id", provider.RequestID(r.Context()), "path", r.URL.Path, "err", err)
-		}
-		ae = &apiError{status: http.StatusServiceUnavailable, message: "The service is unavailable right now. Please try again in a moment.", location: "/"}
+		err = refuse("Check the fields listed in errors.", "/").WithFields(fe)
+	case errors.Is(err, clientapi.ErrBadBody):
+		err = &clientapi.Problem{Status: http.StatusBadRequest, Msgs: []clientapi.Phrase{clientapi.Say("The request body is not valid JSON or form data.")}}
 	}
-	body := a.shape(c, ae.message, ae.location)
-	if len(ae.errs) > 0 {
+	p := clientapi.Classify(w, r, err, a.Logger, "legacy API")
+	body := map[string]any{"location": at(c, p.Location), "message": "", "status": "unsuccess"}
+	if len(p.Msgs) > 0 {
+		body["message"] = p.Msgs[0].In(c.Lang)
+	}
+	if len(p.Fields) > 0 {
 		errs := map[string][]string{}
-		for k, v := range ae.errs {
-			errs[docField(k)] = []string{i18n.T(c.lang, v)}
+		for k, v := range p.Fields {
+			errs[docField(k)] = []string{v.In(c.Lang)}
 		}
 		body["errors"] = errs
 	}
-	for k, v := range ae.extra {
+	for k, v := range p.Extra {
 		body[k] = v
 	}
-	a.write(w, ae.status, body)
+	a.write(w, p.Status, body)
 }
 
 // docFields are the documents' spellings of the fields the account
@@ -343,28 +284,20 @@ func docField(k string) string {
 	return k
 }
 
-// shape is the documents' message shape: location, message, status
-// ("unsuccess"; callers set "success").
-func (a *API) shape(c *call, message, location string) map[string]any {
-	return map[string]any{"location": c.at(location), "message": i18n.T(c.lang, message), "status": "unsuccess"}
-}
-
-// success is the message shape of a success.
+// success is the documents' message shape of a success.
 func (a *API) success(c *call, message, location string) map[string]any {
-	body := map[string]any{"location": c.at(location), "status": "success"}
+	body := map[string]any{"location": at(c, location), "status": "success"}
 	if message != "" {
-		body["message"] = i18n.T(c.lang, message)
+		body["message"] = a.t(c, message)
 	}
 	return body
 }
 
-// write sends a JSON answer that must not be cached.
+// write sends a JSON answer that must not be cached, and varies with the
+// session cookie.
 func (a *API) write(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Vary", "Cookie")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	clientapi.WriteJSON(w, status, v)
 }
 
 // tenant finds the request's tenant: a trusted gateway's X-Consumer-ID,
@@ -379,8 +312,8 @@ func (a *API) tenant(r *http.Request, c *call) (*storage.Tenant, error) {
 		}
 		return a.tenantResult(t, err)
 	}
-	key := firstNonEmpty(r.Header.Get("customer_token"), r.Header.Get("apieco_key"), r.Header.Get("customer-token"), r.Header.Get("apieco-key"),
-		mux.Vars(r)["key"], c.p.get("customer_token", "apieco_key"))
+	key := clientapi.FirstNonEmpty(r.Header.Get("customer_token"), r.Header.Get("apieco_key"), r.Header.Get("customer-token"), r.Header.Get("apieco-key"),
+		mux.Vars(r)["key"], c.Get("customer_token", "apieco_key"))
 	if key == "" || len(key) > 64 {
 		return nil, errNoTenant
 	}
@@ -403,79 +336,19 @@ func (a *API) fromGateway(r *http.Request) bool {
 	return err == nil && provider.InPrefixes(addr.Addr(), a.TrustedGateways)
 }
 
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
-// Signed cookies: base64url(payload) "." base64url(HMAC-SHA256(key, name|payload)).
-
-func (a *API) sign(name, payload string) string {
-	b := base64.RawURLEncoding.EncodeToString([]byte(payload))
-	return b + "." + base64.RawURLEncoding.EncodeToString(a.mac(name, b))
-}
-
-func (a *API) mac(name, body string) []byte {
-	m := hmac.New(sha256.New, a.Key)
-	m.Write([]byte(name + "|" + body))
-	return m.Sum(nil)
-}
-
-// signed reads a signed cookie's payload and its expiry (the payload's
-// last "|"-field, Unix seconds): "" when absent, forged or expired.
-func (a *API) signed(r *http.Request, name string) string {
-	ck, err := r.Cookie(name)
-	if err != nil || len(ck.Value) > 4096 {
-		return ""
-	}
-	b, sig, ok := strings.Cut(ck.Value, ".")
-	mac, err := base64.RawURLEncoding.DecodeString(sig)
-	if !ok || err != nil || !hmac.Equal(mac, a.mac(name, b)) {
-		return ""
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(b)
-	if err != nil {
-		return ""
-	}
-	payload, exp, ok := strings.Cut(string(raw), "|")
-	n, err := strconv.ParseInt(exp, 10, 64)
-	if !ok || err != nil || time.Now().Unix() > n {
-		return ""
-	}
-	return payload
-}
-
-// setSigned sets a signed cookie that lasts ttl.
-func (a *API) setSigned(w http.ResponseWriter, name, payload string, ttl time.Duration) {
-	v := a.sign(name, payload+"|"+strconv.FormatInt(time.Now().Add(ttl).Unix(), 10))
-	a.setCookie(w, name, v, int(ttl/time.Second))
-}
-
 // setCookie sets (maxAge > 0: for that long; 0: for the browser session;
-// < 0: removes) one of the API's cookies: HttpOnly, SameSite=Lax (a
-// cross-site request carries none of them), Secure on https.
+// < 0: removes) one of the API's cookies, at every path.
 func (a *API) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true, Secure: a.Secure, SameSite: http.SameSiteLaxMode})
+	a.cookies.Set(w, name, value, "/", maxAge)
 }
+
+// setSigned sets a signed cookie that lasts ttl; signed reads one back
+// ("" when absent, forged or expired).
+func (a *API) setSigned(w http.ResponseWriter, name, payload string, ttl time.Duration) {
+	a.cookies.SetSigned(w, name, payload, "/", ttl)
+}
+
+func (a *API) signed(r *http.Request, name string) string { return a.cookies.Signed(r, name) }
 
 // links are the URLs and language of the mail a legacy call sends.
-func (a *API) links(c *call) idp.Links {
-	l := idp.Links{
-		Confirm:     func(token string) string { return a.Issuer + "/confirm?token=" + urlQuery(token) },
-		Reset:       func(token string) string { return a.Issuer + "/recover/reset?token=" + urlQuery(token) },
-		ChangeEmail: func(token string) string { return a.Issuer + "/account/email/confirm?token=" + urlQuery(token) },
-		SignIn:      a.Issuer + "/",
-		Recover:     a.Issuer + "/recover",
-		Product:     a.Product,
-		Lang:        c.lang,
-	}
-	if c.tenant != nil {
-		l.ClientID = c.tenant.ID
-		l.Product = c.tenant.Name
-	}
-	return l
-}
+func (a *API) links(c *call) idp.Links { return clientapi.Links(a.Issuer, a.Product, c) }

@@ -12,11 +12,12 @@ import (
 	"github.com/manam-id/manam/idp"
 	"github.com/manam-id/manam/idp/i18n"
 	"github.com/manam-id/manam/provider"
+	"github.com/manam-id/manam/provider/internal/clientapi"
 	"github.com/manam-id/manam/storage"
 )
 
 // t translates a message into the call's language.
-func (a *API) t(c *call, msg string) string { return i18n.T(c.lang, msg) }
+func (a *API) t(c *call, msg string) string { return i18n.T(c.Lang, msg) }
 
 // profile is the answer of a sign-in (000's and 001's login and register
 // shapes together): the tokens (empty before the second factor) and the
@@ -30,8 +31,8 @@ func (a *API) profile(ctx context.Context, c *call, acct *storage.Account, tok *
 	}
 	mobile, seed := a.nationalMobile(acct)
 	role, roles, fields := "", []string{}, map[string]any{}
-	if c.tenant != nil {
-		if m, err := a.IDP.Membership(ctx, acct.ID, c.tenant.ID); err == nil {
+	if c.Tenant != nil {
+		if m, err := a.IDP.Membership(ctx, acct.ID, c.Tenant.ID); err == nil {
 			role, fields = m.Role, m.CustomFields
 			if role != "" {
 				roles = append(roles, role)
@@ -48,8 +49,8 @@ func (a *API) profile(ctx context.Context, c *call, acct *storage.Account, tok *
 		"custome_fields": customFields(fields), "tenant_email": "", "tenant_confirm_url": "",
 		"oauth2_provider": provider, "oauth2_user_info": info,
 	}
-	if c.tenant != nil {
-		body["tenant_email"], body["tenant_confirm_url"] = c.tenant.MailFrom, c.tenant.ConfirmURL
+	if c.Tenant != nil {
+		body["tenant_email"], body["tenant_confirm_url"] = c.Tenant.MailFrom, c.Tenant.ConfirmURL
 	}
 	if tok != nil {
 		body["access_token"], body["auth_token"], body["refresh_token"] = tok.AccessToken, tok.AccessToken, tok.RefreshToken
@@ -112,7 +113,7 @@ func (a *API) sessionBody(r *http.Request, c *call, sess *idp.Session) map[strin
 		m.Write([]byte("csrf|" + sess.Row.ID))
 		body["csrf_token"] = base64.StdEncoding.EncodeToString(m.Sum(nil))
 		body["loggedin"] = true
-		body["current_user_name"] = firstNonEmpty(sess.Account.Name, strings.TrimSpace(sess.Account.FirstName+" "+sess.Account.LastName))
+		body["current_user_name"] = clientapi.FirstNonEmpty(sess.Account.Name, strings.TrimSpace(sess.Account.FirstName+" "+sess.Account.LastName))
 	}
 	return body
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/manam-id/manam/idp"
+	"github.com/manam-id/manam/provider/internal/clientapi"
 	"github.com/manam-id/manam/storage"
 )
 
@@ -46,7 +47,7 @@ func errProveMail(c *call, kind string) error {
 
 // factorEmail serves POST /auth/2fa/{kind}/email/verify: code is the
 // account's e-mail address; a link goes to it.
-func (a *API) factorEmail(kind string) handler {
+func (a *API) factorEmail(kind string) clientapi.Handler {
 	return func(w http.ResponseWriter, r *http.Request, c *call) error {
 		sess, err := a.session(r)
 		if err != nil {
@@ -54,15 +55,15 @@ func (a *API) factorEmail(kind string) handler {
 		}
 		links := a.links(c)
 		links.FactorEmail = func(token string) string {
-			return a.Issuer + c.prefix + "/auth/2fa/" + kind + "/email/verify/end?token=" + urlQuery(token)
+			return a.Issuer + c.Prefix + "/auth/2fa/" + kind + "/email/verify/end?token=" + urlQuery(token)
 		}
-		err = a.IDP.SendFactorEmail(r.Context(), sess.Account.ID, c.p.get("code", "email"), links)
+		err = a.IDP.SendFactorEmail(r.Context(), sess.Account.ID, c.Get("code", "email"), links)
 		if errors.Is(err, idp.ErrNoEmail) {
 			return refuse("Your account has no e-mail address: go on to the setup.", "/auth/2fa/"+kind+"/setup")
 		}
 		var fe idp.FieldErrors
 		if errors.As(err, &fe) {
-			return &apiError{status: http.StatusUnauthorized, message: "Type the e-mail address of your account.", location: "/", errs: fe}
+			return refuse("Type the e-mail address of your account.", "/").WithFields(fe)
 		}
 		if err != nil {
 			return err
@@ -74,13 +75,13 @@ func (a *API) factorEmail(kind string) handler {
 
 // factorEmailEnd serves GET /auth/2fa/{kind}/email/verify/end: the mailed
 // token, in this session's browser.
-func (a *API) factorEmailEnd(kind string) handler {
+func (a *API) factorEmailEnd(kind string) clientapi.Handler {
 	return func(w http.ResponseWriter, r *http.Request, c *call) error {
 		sess, err := a.session(r)
 		if err != nil {
 			return err
 		}
-		err = a.IDP.ProveFactorEmail(r.Context(), sess.Account.ID, c.p.get("token", "code"))
+		err = a.IDP.ProveFactorEmail(r.Context(), sess.Account.ID, c.Get("token", "code"))
 		if errors.Is(err, idp.ErrInvalidToken) {
 			return refuse("This link is invalid, used or expired. Ask for a new one.", "/auth/2fa/"+kind+"/email/verify")
 		}
@@ -95,7 +96,7 @@ func (a *API) factorEmailEnd(kind string) handler {
 
 // setupPage serves GET /auth/2fa/{kind}/setup and …/confirm: the session
 // answer (where the documents' pages would be).
-func (a *API) setupPage(kind string) handler {
+func (a *API) setupPage(kind string) clientapi.Handler {
 	return func(w http.ResponseWriter, r *http.Request, c *call) error {
 		sess, err := a.session(r)
 		if err != nil {
@@ -124,7 +125,7 @@ func (a *API) setupTOTP(w http.ResponseWriter, r *http.Request, c *call) error {
 	} else if err != nil {
 		return err
 	}
-	w.Header().Set("Location", c.prefix+"/auth/2fa/totp/confirm")
+	w.Header().Set("Location", c.Prefix+"/auth/2fa/totp/confirm")
 	w.WriteHeader(http.StatusFound)
 	return nil
 }
@@ -168,7 +169,7 @@ func (a *API) confirmFactor(w http.ResponseWriter, r *http.Request, c *call, kin
 	if !a.proved(r, sess, kind) {
 		return errProveMail(c, kind)
 	}
-	codes, err := confirm(ctx, sess.Account.ID, c.p.get("code"))
+	codes, err := confirm(ctx, sess.Account.ID, c.Get("code"))
 	switch {
 	case errors.Is(err, idp.ErrBadCode):
 		return refuse("The code is wrong or expired. Try the current one.", "/auth/2fa/"+kind+"/confirm")
@@ -201,14 +202,14 @@ func (a *API) setupSMS(w http.ResponseWriter, r *http.Request, c *call) error {
 	if !a.proved(r, sess, "sms") {
 		return errProveMail(c, "sms")
 	}
-	_, err = a.IDP.BeginSMSFactor(r.Context(), sess.Account.ID, c.p.get("phone_number", "mobile", "phone"), a.links(c))
+	_, err = a.IDP.BeginSMSFactor(r.Context(), sess.Account.ID, c.Get("phone_number", "mobile", "phone"), a.links(c))
 	var fe idp.FieldErrors
 	switch {
 	case errors.As(err, &fe):
 		if m, ok := fe["phone"]; ok {
 			fe = idp.FieldErrors{"phone_number": m}
 		}
-		return &apiError{status: http.StatusUnauthorized, message: "Check the fields listed in errors.", location: "/auth/2fa/sms/setup", errs: fe}
+		return refuse("Check the fields listed in errors.", "/auth/2fa/sms/setup").WithFields(fe)
 	case errors.Is(err, idp.ErrFactorState):
 		return refuse("Two-factor authentication by SMS is already on.", "/")
 	case err != nil:
@@ -221,7 +222,7 @@ func (a *API) setupSMS(w http.ResponseWriter, r *http.Request, c *call) error {
 // validate serves POST /auth/2fa/{kind}/validate: the pending sign-in's
 // code (or recovery_code) starts the session and issues the tokens. With
 // neither, an SMS sign-in gets a new code (rate-limited).
-func (a *API) validate(kind string) handler {
+func (a *API) validate(kind string) clientapi.Handler {
 	return func(w http.ResponseWriter, r *http.Request, c *call) error {
 		ctx := r.Context()
 		ck, err := r.Cookie(pendingCookie)
@@ -236,7 +237,7 @@ func (a *API) validate(kind string) handler {
 		if err != nil {
 			return err
 		}
-		code, recovery := c.p.get("code"), c.p.get("recovery_code")
+		code, recovery := c.Get("code"), c.Get("recovery_code")
 		if code == "" && recovery == "" {
 			if kind == "sms" {
 				if err := a.IDP.SendFactorCode(ctx, p.Account.ID, a.links(c)); err != nil {
@@ -274,13 +275,13 @@ func (a *API) validate(kind string) handler {
 			return err
 		}
 		a.setCookie(w, pendingCookie, "", -1)
-		_, tok, err := a.signIn(ctx, w, acct, amr, p.Row.ClientID)
+		_, tok, err := a.signIn(ctx, w, acct, amr, tenant)
 		if err != nil {
 			return err
 		}
-		if c.tenant == nil {
+		if c.Tenant == nil {
 			if t, err := a.Tenants.Get(ctx, p.Row.ClientID); err == nil {
-				c.tenant = t
+				c.Tenant = t
 			}
 		}
 		body := a.profile(ctx, c, acct, tok)
@@ -293,14 +294,14 @@ func (a *API) validate(kind string) handler {
 // remove serves POST /auth/2fa/{kind}/remove: a current code of the
 // factor, or a recovery code, turns it off. Without either, an SMS factor
 // gets a code to send back.
-func (a *API) remove(kind string) handler {
+func (a *API) remove(kind string) clientapi.Handler {
 	return func(w http.ResponseWriter, r *http.Request, c *call) error {
 		ctx := r.Context()
 		sess, err := a.session(r)
 		if err != nil {
 			return err
 		}
-		code, recovery := c.p.get("code"), c.p.get("recovery_code")
+		code, recovery := c.Get("code"), c.Get("recovery_code")
 		if code == "" && recovery == "" {
 			if kind == "sms" {
 				if err := a.IDP.SendFactorCode(ctx, sess.Account.ID, a.links(c)); err != nil {

@@ -3,18 +3,16 @@ package legacy
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/manam-id/manam/idp"
 	"github.com/manam-id/manam/provider"
+	"github.com/manam-id/manam/provider/internal/clientapi"
 	"github.com/manam-id/manam/storage"
 )
 
@@ -33,13 +31,13 @@ var errNeedAuth = refuse("Send the user's access token (an auth_token header or 
 // parameter) and checks the caller may see it.
 func (a *API) member(r *http.Request, c *call) (*storage.Account, bool, error) {
 	ctx := r.Context()
-	ident := firstNonEmpty(mux.Vars(r)["email"], c.p.get("email"))
+	ident := clientapi.FirstNonEmpty(mux.Vars(r)["email"], c.Get("email"))
 	if ident == "" {
-		ident, _ = identifier(c)
+		ident, _ = identifier(r, c)
 	}
 	server := false
 	var subject string
-	if _, _, ok := r.BasicAuth(); ok || c.p.get("client_secret") != "" {
+	if _, _, ok := r.BasicAuth(); ok || c.Get("client_secret") != "" {
 		if !a.tenantAuthenticated(r, c) {
 			return nil, false, errNeedAuth
 		}
@@ -59,7 +57,7 @@ func (a *API) member(r *http.Request, c *call) (*storage.Account, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		if info.ClientID != c.tenant.ID {
+		if info.ClientID != c.Tenant.ID {
 			return nil, false, refuse("The access token belongs to another application.", "/auth/login")
 		}
 		subject = info.Subject
@@ -80,7 +78,7 @@ func (a *API) member(r *http.Request, c *call) (*storage.Account, bool, error) {
 	if !server && acct.ID != subject {
 		return nil, false, refuse("The access token is another user's: a user can see and edit only their own profile.", "/")
 	}
-	if _, err := a.IDP.Membership(ctx, acct.ID, c.tenant.ID); errors.Is(err, idp.ErrNotMember) {
+	if _, err := a.IDP.Membership(ctx, acct.ID, c.Tenant.ID); errors.Is(err, idp.ErrNotMember) {
 		return nil, false, refuse("No member of this application has this e-mail address or mobile number.", "/")
 	} else if err != nil {
 		return nil, false, err
@@ -147,7 +145,7 @@ func (a *API) googleProfile(ctx context.Context, acct *storage.Account) map[stri
 		return map[string]any{
 			"ageRanges": "", "CoverPhotos": "", "Photos": l.Picture, "Locales": l.Locale,
 			"DisplayName": l.Name, "FamilyName": l.FamilyName, "GivenName": l.GivenName, "DisplayNameLastFirst": lastFirst,
-			"BirthdayDay": day, "BirthdayMonth": month, "BirthdayYear": year, "Email": firstNonEmpty(l.Email, derefString(acct.Email)),
+			"BirthdayDay": day, "BirthdayMonth": month, "BirthdayYear": year, "Email": clientapi.FirstNonEmpty(l.Email, derefString(acct.Email)),
 		}
 	}
 	return nil
@@ -203,20 +201,20 @@ func (a *API) editUser(w http.ResponseWriter, r *http.Request, c *call) error {
 		{&in.TwitterID, []string{"twitter_id"}}, {&in.LinkedInID, []string{"linkedIn_id", "linkedin_id"}}, {&in.Document, []string{"document"}},
 		{&in.Telephone, []string{"telephone"}},
 	} {
-		if c.p.has(f.names...) {
-			*f.dst = c.p.get(f.names...)
+		if c.Has(f.names...) {
+			*f.dst = c.Get(f.names...)
 		}
 	}
 	_, _, fe := a.IDP.ParseProfile(in)
 	if fe == nil {
 		fe = idp.FieldErrors{}
 	}
-	if m := c.p.get("mobile"); m != "" {
-		if norm, err := idp.NormalizeMobile(m, firstNonEmpty(c.p.get("mobile_seed"), a.IDP.DefaultCountryCode())); err != nil || acct.Mobile == nil || norm != *acct.Mobile {
+	if m := c.Get("mobile"); m != "" {
+		if norm, err := idp.NormalizeMobile(m, clientapi.FirstNonEmpty(c.Get("mobile_seed"), a.IDP.DefaultCountryCode())); err != nil || acct.Mobile == nil || norm != *acct.Mobile {
 			fe["mobile"] = "The mobile number is changed on the account page, with a code sent to the new number."
 		}
 	}
-	fields, ok := c.p.fields("custome_fields", "custom_fields")
+	fields, ok := c.Object("custome_fields", "custom_fields")
 	if !ok {
 		fe["custome_fields"] = "Send custom fields as an object or a list of objects."
 	} else if len(fields) > 0 && !server {
@@ -225,18 +223,18 @@ func (a *API) editUser(w http.ResponseWriter, r *http.Request, c *call) error {
 		fe["custome_fields"] = "Only the application itself (with its client secret) sets custom fields."
 	}
 	var role *string
-	if c.p.has("role") {
+	if c.Has("role") {
 		if !server {
 			fe["role"] = "Only the application itself (with its client secret) sets roles."
 		} else {
-			v := c.p.get("role")
+			v := c.Get("role")
 			role = &v
 		}
 	}
 	if len(fe) > 0 {
 		return fe
 	}
-	if err := a.IDP.SaveMemberProfile(ctx, acct.ID, c.tenant.ID, in, role, fields); err != nil {
+	if err := a.IDP.SaveMemberProfile(ctx, acct.ID, c.Tenant.ID, in, role, fields); err != nil {
 		return err
 	}
 	saved, err := a.IDP.Account(ctx, acct.ID)
@@ -244,81 +242,6 @@ func (a *API) editUser(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	a.write(w, http.StatusOK, map[string]any{"email": derefString(saved.Email), "Name": saved.Name, "status": "success"})
-	return nil
-}
-
-// ManamLogin is what "Login with Manam" needs of the provider: the
-// standard authorization request of a tenant, with this API's callback as
-// its redirect URI, and the code exchange on the tenant's behalf.
-type ManamLogin interface {
-	LegacyAuthorizeURL(clientID, state, codeChallenge string) string
-	ExchangeLegacyCode(ctx context.Context, clientID, code, verifier string) (*provider.Tokens, string, error)
-}
-
-const loginCookie = "ab_manamlogin"
-
-// manamLogin serves GET /manamlogin (the tenant key in a header, the
-// query or the path): the browser goes through the standard authorization
-// flow of the tenant (sign-in, second factor, consent), and comes back to
-// /manamlogin/callback, which answers the documented JSON.
-func (a *API) manamLogin(w http.ResponseWriter, r *http.Request, c *call) error {
-	if a.Login == nil {
-		return &apiError{status: http.StatusNotFound, message: "Login with Manam is not offered here.", location: "/"}
-	}
-	state, verifier := random(24), random(32)
-	sum := sha256.Sum256([]byte(verifier))
-	a.setSigned(w, loginCookie, c.tenant.ID+" "+state+" "+verifier+" "+c.prefix, 10*time.Minute)
-	http.Redirect(w, r, a.Login.LegacyAuthorizeURL(c.tenant.ID, state, base64.RawURLEncoding.EncodeToString(sum[:])), http.StatusFound)
-	return nil
-}
-
-// manamLoginCallback serves GET /manamlogin/callback: the code of the
-// authorization request manamLogin started, in the same browser.
-func (a *API) manamLoginCallback(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	if a.Login == nil {
-		return &apiError{status: http.StatusNotFound, message: "Login with Manam is not offered here.", location: "/"}
-	}
-	parts := strings.Split(a.signed(r, loginCookie), " ")
-	if len(parts) != 4 || subtle.ConstantTimeCompare([]byte(parts[1]), []byte(r.URL.Query().Get("state"))) != 1 {
-		return refuse("This sign-in has expired or was not started in this browser. Start again.", "/manamlogin")
-	}
-	a.setCookie(w, loginCookie, "", -1)
-	clientID, verifier := parts[0], parts[2]
-	c.prefix = parts[3]
-	if e := r.URL.Query().Get("error"); e != "" {
-		if e == "access_denied" {
-			return refuse("You did not allow the application to sign you in.", "/")
-		}
-		return refuse("Signing in did not work. Please try again.", "/")
-	}
-	tok, subject, err := a.Login.ExchangeLegacyCode(ctx, clientID, r.URL.Query().Get("code"), verifier)
-	if errors.Is(err, provider.ErrTokenRefused) {
-		return refuse("This sign-in has expired. Start again.", "/manamlogin")
-	}
-	if err != nil {
-		return err
-	}
-	acct, err := a.IDP.Account(ctx, subject)
-	if err != nil {
-		return err
-	}
-	if t, err := a.Tenants.Get(ctx, clientID); err == nil {
-		c.tenant = t
-	}
-	body := a.profile(ctx, c, acct, tok)
-	for k, v := range a.localProfile(acct) {
-		if _, taken := body[k]; !taken {
-			body[k] = v
-		}
-	}
-	if g := a.googleProfile(ctx, acct); g != nil {
-		for k, v := range g {
-			body[k] = v
-		}
-	}
-	body["status"], body["location"] = "success", "/"
-	a.write(w, http.StatusOK, body)
 	return nil
 }
 
