@@ -225,23 +225,21 @@ func (b *base) signIn(ctx context.Context, r *http.Request, c *call, email, pass
 }
 
 // startSession finishes a sign-in the account proved (a password, or the
-// mailbox): joins the tenant, refuses without the second factor, starts
-// the session.
+// mailbox) through the one sign-in sequence: joins the tenant, refuses
+// without the second factor (these APIs have no second-factor step: the
+// user is sent to the hosted pages), starts the session.
 func (b *base) startSession(ctx context.Context, c *call, acct *storage.Account, remember bool) (string, *idp.Session, error) {
-	if err := b.d.Accounts.Join(ctx, acct.ID, c.Tenant.ID, idp.JoinedBySignIn); err != nil {
+	out, err := b.d.Accounts.SignIn(ctx, idp.SignInAttempt{Account: acct, AMR: []string{"pwd"}, TenantID: c.Tenant.ID,
+		JoinVia: idp.JoinedBySignIn, WantMFA: c.Tenant.RequireMFA, Remember: remember})
+	switch {
+	case err != nil:
 		return "", nil, err
-	}
-	step, _, err := b.d.Accounts.NextStep(ctx, acct, c.Tenant.RequireMFA, "")
-	if err != nil {
-		return "", nil, err
-	}
-	switch step {
-	case idp.StepVerify:
+	case out.Kind == idp.NeedsFactor:
 		return "", nil, &secondFactorError{page: b.d.Issuer + "/login"}
-	case idp.StepEnrol:
+	case out.Kind == idp.NeedsEnrolment:
 		return "", nil, &secondFactorError{page: b.d.Issuer + "/account"}
 	}
-	return b.d.Accounts.StartSession(ctx, acct, []string{"pwd"}, remember)
+	return out.Token, out.Session, nil
 }
 
 // issue mints the tenant's tokens for a session.

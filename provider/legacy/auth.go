@@ -119,18 +119,18 @@ func (a *API) register(w http.ResponseWriter, r *http.Request, c *call) error {
 	// already had one gets the same answer, and a mail to its owner).
 	// A tenant that requires a second factor gets none before the account
 	// has enrolled one (as /auth/login).
-	step := idp.StepNone
 	if acct != nil && c.Tenant.AllowUnconfirmed {
-		if step, _, err = a.IDP.NextStep(ctx, acct, c.Tenant.RequireMFA, ""); err != nil {
-			return err
-		}
-	}
-	if acct != nil && c.Tenant.AllowUnconfirmed && step == idp.StepNone {
-		_, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.Tenant)
+		out, err := a.IDP.SignIn(ctx, idp.SignInAttempt{Account: acct, AMR: []string{"pwd"}, TenantID: c.Tenant.ID, WantMFA: c.Tenant.RequireMFA})
 		if err != nil {
 			return err
 		}
-		body = a.profile(ctx, c, acct, tok)
+		if out.Kind == idp.SignedIn {
+			tok, err := a.signedIn(ctx, w, out, c.Tenant)
+			if err != nil {
+				return err
+			}
+			body = a.profile(ctx, c, acct, tok)
+		}
 	}
 	body["status"], body["message"], body["location"] = "success", a.t(c, message), "/"
 	a.write(w, http.StatusOK, body)
@@ -214,21 +214,28 @@ func (a *API) tenantAuthenticated(r *http.Request, c *call) bool {
 	return err == nil
 }
 
-// signIn starts a session for an account that has proved everything its
-// sign-in needs, sets the API's session cookie, and issues the tenant's
-// tokens (with a refresh token when the tenant may have one).
+// signIn finishes a sign-in whose every factor is proven (a second factor
+// just checked): the session starts, and signedIn answers for it.
 func (a *API) signIn(ctx context.Context, w http.ResponseWriter, acct *storage.Account, amr []string, tenant *storage.Tenant) (*idp.Session, *provider.Tokens, error) {
-	token, sess, err := a.IDP.StartSession(ctx, acct, amr, false)
+	out, err := a.IDP.FinishSignIn(ctx, acct, amr, false, "")
 	if err != nil {
 		return nil, nil, err
 	}
-	tok, err := a.Tokens.IssueFor(ctx, clientapi.ClientOf(tenant), provider.IssueRequest{Session: sess, Refresh: true, Grant: "urn:manam:legacy:password"})
+	tok, err := a.signedIn(ctx, w, out, tenant)
+	return out.Session, tok, err
+}
+
+// signedIn issues the tenant's tokens (with a refresh token when the
+// tenant may have one) for a session a sign-in started, and sets the
+// API's session cookie.
+func (a *API) signedIn(ctx context.Context, w http.ResponseWriter, out idp.Outcome, tenant *storage.Tenant) (*provider.Tokens, error) {
+	tok, err := a.Tokens.IssueFor(ctx, clientapi.ClientOf(tenant), provider.IssueRequest{Session: out.Session, Refresh: true, Grant: "urn:manam:legacy:password"})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// As long as the session lives (12 h, the documents' Max-Age=43200).
-	a.setCookie(w, sessionCookie, token, int(time.Until(sess.Row.ExpiresAt)/time.Second))
-	return sess, tok, nil
+	a.setCookie(w, sessionCookie, out.Token, int(time.Until(out.Session.Row.ExpiresAt)/time.Second))
+	return tok, nil
 }
 
 // confirmEmail serves the e-mail confirmation, 000's /auth/confirm and
@@ -344,35 +351,27 @@ func (a *API) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	case err != nil:
 		return err
 	}
-	if err := a.IDP.Join(ctx, acct.ID, c.Tenant.ID, idp.JoinedBySignIn); err != nil {
-		return err
-	}
-	step, method, err := a.IDP.NextStep(ctx, acct, c.Tenant.RequireMFA, "")
+	out, err := a.IDP.SignIn(ctx, idp.SignInAttempt{Account: acct, AMR: []string{"pwd"}, TenantID: c.Tenant.ID, JoinVia: idp.JoinedBySignIn,
+		WantMFA: c.Tenant.RequireMFA, PendFactor: true, Links: a.links(c)})
 	if err != nil {
 		return err
 	}
-	switch step {
-	case idp.StepVerify:
-		token, err := a.IDP.BeginPending(ctx, acct, []string{"pwd"}, false, c.Tenant.ID, step)
-		if err != nil {
-			return err
+	switch out.Kind {
+	case idp.NeedsFactor:
+		if out.CodeNotSent != nil {
+			return out.CodeNotSent
 		}
-		if method == idp.FactorSMS {
-			if err := a.IDP.SendFactorCode(ctx, acct.ID, a.links(c)); err != nil {
-				return err
-			}
-		}
-		a.setCookie(w, pendingCookie, token, 0)
+		a.setCookie(w, pendingCookie, out.Token, 0)
 		body := a.profile(ctx, c, acct, nil)
-		body["status"], body["location"] = "success", at(c, "/auth/2fa/"+method+"/validate")
+		body["status"], body["location"] = "success", at(c, "/auth/2fa/"+out.Method+"/validate")
 		a.write(w, http.StatusTemporaryRedirect, body)
 		return nil
-	case idp.StepEnrol:
+	case idp.NeedsEnrolment:
 		e := refuse("This application requires two-factor authentication. Set it up on your account page (account_url), then sign in again.", "/auth/login")
 		e.Extra = map[string]any{"account_url": a.Issuer + "/account"}
 		return e
 	}
-	_, tok, err := a.signIn(ctx, w, acct, []string{"pwd"}, c.Tenant)
+	tok, err := a.signedIn(ctx, w, out, c.Tenant)
 	if err != nil {
 		return err
 	}

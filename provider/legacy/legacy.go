@@ -45,7 +45,6 @@ type Accounts interface {
 
 // PendingSignIns hold a sign-in that waits for its second factor.
 type PendingSignIns interface {
-	BeginPending(ctx context.Context, acct *storage.Account, amr []string, remember bool, clientID string, step idp.SecondStep) (string, error)
 	PendingSignIn(ctx context.Context, token string) (*idp.Pending, error)
 	CompletePending(ctx context.Context, token, method, code string, src idp.Source) (*storage.Account, []string, error)
 }

@@ -24,12 +24,14 @@ type Accounts interface {
 	Recovery
 }
 
-// SignIns prove who someone is and start their session.
+// SignIns prove who someone is (a first factor), then run the one
+// sign-in sequence (idp.Service.SignIn), or finish one whose second factor
+// was just proven (FinishSignIn). A dialect only translates the Outcome.
 type SignIns interface {
 	AuthenticateFor(ctx context.Context, clientID, identifier, password string, from idp.Source) (*storage.Account, error)
+	SignIn(ctx context.Context, a idp.SignInAttempt) (idp.Outcome, error)
+	FinishSignIn(ctx context.Context, acct *storage.Account, amr []string, remember bool, replaces string) (idp.Outcome, error)
 	Join(ctx context.Context, accountID, clientID, via string) error
-	NextStep(ctx context.Context, acct *storage.Account, wantMFA bool, deviceToken string) (idp.SecondStep, string, error)
-	StartSession(ctx context.Context, a *storage.Account, amr []string, remember bool) (string, *idp.Session, error)
 }
 
 // Sessions read and end sessions.
