@@ -388,76 +388,7 @@ func (e *cmdEnv) tenantOn(a *app, sub string, tf *tenantFlags, fs *flag.FlagSet,
 		sortRows(rows)
 		return e.table([]string{"FIELD", "VALUE"}, rows)
 	case "update":
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		secret, err := adm.Update(ctx, pos[0], func(s *provider.TenantSpec) {
-			if set["name"] {
-				s.Name = *tf.name
-			}
-			if set["redirect-uri"] {
-				s.RedirectURIs = tf.redirect
-			}
-			if set["post-logout-redirect-uri"] {
-				s.PostLogoutRedirectURIs = tf.postLogout
-			}
-			if set["grant"] {
-				s.GrantTypes = tf.grant
-			}
-			if set["scope"] {
-				s.Scopes = tf.scope
-			}
-			if set["access-token"] {
-				s.AccessToken = *tf.accessToken
-			}
-			if set["public"] {
-				s.Public = *tf.public
-			}
-			if set["confidential"] && *tf.confidential {
-				s.Public = false
-			}
-			if set["first-party"] {
-				s.FirstParty = *tf.firstParty
-			}
-			if set["third-party"] && *tf.thirdParty {
-				s.FirstParty = false
-			}
-			if set["confirm-url"] {
-				s.ConfirmURL = *tf.confirmURL
-			}
-			if set["sender"] {
-				s.MailFrom = *tf.mailFrom
-			}
-			if set["allow-unconfirmed"] {
-				s.AllowUnconfirmed = *tf.allowUnconfirmed
-			}
-			if set["require-mfa"] {
-				s.RequireMFA = *tf.requireMFA
-			}
-			if set["mfa-confirm-email"] {
-				s.MFAConfirmEmail = *tf.mfaConfirmEmail
-			}
-			if set["refresh-grace"] {
-				s.RefreshGraceSeconds = tf.refreshGrace.seconds
-			}
-			if set["backend-cidr"] {
-				s.BackendCIDRs = tf.backendCIDR
-			}
-		})
-		if err != nil {
-			return notFound(err, pos[0])
-		}
-		out := map[string]any{"client_id": pos[0], "updated": true}
-		if secret != "" {
-			out["client_secret"] = secret
-		}
-		if *tf.asJSON {
-			return e.printJSON(out)
-		}
-		fmt.Fprintf(e.out, "tenant %s updated\n", pos[0])
-		if secret != "" {
-			fmt.Fprintf(e.out, "client_secret %s   (shown once: store it now)\n", secret)
-		}
-		return nil
+		return e.tenantUpdate(adm, tf, fs, pos[0])
 	case "delete":
 		if err := adm.Delete(ctx, pos[0]); err != nil {
 			return notFound(err, pos[0])
@@ -480,6 +411,81 @@ func (e *cmdEnv) tenantOn(a *app, sub string, tf *tenantFlags, fs *flag.FlagSet,
 	default:
 		return fmt.Errorf("%w: unknown tenant command %q", errUsage, sub)
 	}
+}
+
+// tenantUpdate changes the settings given as flags of tenant id.
+func (e *cmdEnv) tenantUpdate(adm *provider.Admin, tf *tenantFlags, fs *flag.FlagSet, id string) error {
+	ctx := e.ctx
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	secret, err := adm.Update(ctx, id, func(s *provider.TenantSpec) {
+		if set["name"] {
+			s.Name = *tf.name
+		}
+		if set["redirect-uri"] {
+			s.RedirectURIs = tf.redirect
+		}
+		if set["post-logout-redirect-uri"] {
+			s.PostLogoutRedirectURIs = tf.postLogout
+		}
+		if set["grant"] {
+			s.GrantTypes = tf.grant
+		}
+		if set["scope"] {
+			s.Scopes = tf.scope
+		}
+		if set["access-token"] {
+			s.AccessToken = *tf.accessToken
+		}
+		if set["public"] {
+			s.Public = *tf.public
+		}
+		if set["confidential"] && *tf.confidential {
+			s.Public = false
+		}
+		if set["first-party"] {
+			s.FirstParty = *tf.firstParty
+		}
+		if set["third-party"] && *tf.thirdParty {
+			s.FirstParty = false
+		}
+		if set["confirm-url"] {
+			s.ConfirmURL = *tf.confirmURL
+		}
+		if set["sender"] {
+			s.MailFrom = *tf.mailFrom
+		}
+		if set["allow-unconfirmed"] {
+			s.AllowUnconfirmed = *tf.allowUnconfirmed
+		}
+		if set["require-mfa"] {
+			s.RequireMFA = *tf.requireMFA
+		}
+		if set["mfa-confirm-email"] {
+			s.MFAConfirmEmail = *tf.mfaConfirmEmail
+		}
+		if set["refresh-grace"] {
+			s.RefreshGraceSeconds = tf.refreshGrace.seconds
+		}
+		if set["backend-cidr"] {
+			s.BackendCIDRs = tf.backendCIDR
+		}
+	})
+	if err != nil {
+		return notFound(err, id)
+	}
+	out := map[string]any{"client_id": id, "updated": true}
+	if secret != "" {
+		out["client_secret"] = secret
+	}
+	if *tf.asJSON {
+		return e.printJSON(out)
+	}
+	fmt.Fprintf(e.out, "tenant %s updated\n", id)
+	if secret != "" {
+		fmt.Fprintf(e.out, "client_secret %s   (shown once: store it now)\n", secret)
+	}
+	return nil
 }
 
 func notFound(err error, id string) error {
