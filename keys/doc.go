@@ -4,6 +4,11 @@
 // they reach storage, rotates them, and publishes the public halves as a
 // JWKS (go-jose v4) with RFC 7638 thumbprints as key ids.
 //
+// Each algorithm of Options.Algs keeps an active key of its own (ActiveFor):
+// a rotation replaces the keys of its algorithm only, and New makes the key
+// of an algorithm that has none (docs/design.md, "ID-token algorithm per
+// tenant").
+//
 // # Rotation across servers
 //
 // Several servers share one database, and each reloads the keys every

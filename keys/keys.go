@@ -94,9 +94,13 @@ func (k *Key) signsAt(t time.Time) bool {
 
 // Options tune a Manager.
 type Options struct {
-	// Alg is the algorithm of a key made on first start or by Rotate with
-	// no algorithm given. Default RS256.
+	// Alg is the default algorithm: of Active and of Rotate with no
+	// algorithm given. Default RS256.
 	Alg string
+	// Algs are the algorithms that each keep an active key of their own
+	// (a rotation of one leaves the others alone); New makes a key for
+	// each that has none. Default: Alg alone. Alg is always among them.
+	Algs []string
 	// MaxTokenLifetime is the longest life of any token a key signs (ID
 	// tokens, JWT access tokens). Default 24 h.
 	MaxTokenLifetime time.Duration
@@ -142,15 +146,16 @@ type keySet struct {
 	jwks     []byte
 }
 
-// activeAt is the key signing at t: the newest whose window holds t.
-// (Windows do not overlap: a rotation ends every earlier window at the new
-// key's activation.)
-func (s *keySet) activeAt(t time.Time) *Key {
+// activeAt is the key of alg signing at t: the newest of that algorithm
+// whose window holds t. (Windows of one algorithm do not overlap: a
+// rotation ends every earlier window of its algorithm at the new key's
+// activation.)
+func (s *keySet) activeAt(t time.Time, alg string) *Key {
 	if s == nil {
 		return nil
 	}
 	for _, k := range s.keys {
-		if k.signsAt(t) {
+		if k.Alg == alg && k.signsAt(t) {
 			return k
 		}
 	}
@@ -189,8 +194,13 @@ func New(ctx context.Context, store Store, secret []byte, opts Options) (*Manage
 	if opts.Alg == "" {
 		opts.Alg = RS256
 	}
-	if opts.Alg != RS256 && opts.Alg != ES256 {
-		return nil, ErrUnknownAlg
+	if !slices.Contains(opts.Algs, opts.Alg) {
+		opts.Algs = append(slices.Clone(opts.Algs), opts.Alg)
+	}
+	for _, alg := range opts.Algs {
+		if alg != RS256 && alg != ES256 {
+			return nil, ErrUnknownAlg
+		}
 	}
 	if opts.MaxTokenLifetime == 0 {
 		opts.MaxTokenLifetime = 24 * time.Hour
@@ -232,13 +242,64 @@ func New(ctx context.Context, store Store, secret []byte, opts Options) (*Manage
 	if err := m.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	if m.Active() == nil {
-		// Nothing signs yet, so nothing needs to wait for this key.
-		if _, err := m.RotateNow(ctx, opts.Alg); err != nil {
-			return nil, err
-		}
+	if err := m.ensureAlgs(ctx); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// ensureAlgs makes a key for each algorithm of Options.Algs that has
+// none active or pending. On an empty store the keys sign at once:
+// nothing signs yet, so no server needs to load them first. Otherwise
+// (an algorithm added to a running deployment: an upgrade) the key
+// activates after PropagationDelay like any rotation, so every server
+// publishes it before anyone signs with it, and its creation time is set
+// just before the oldest key still signing: a server of the previous
+// release, which signs with the newest signing key of any algorithm,
+// keeps the key it has. Replicas starting together may each add one;
+// the later retires the earlier at its activation (AddKey), which is
+// harmless.
+func (m *Manager) ensureAlgs(ctx context.Context) error {
+	now := m.opts.Now()
+	var missing []string
+	created := now.UTC()
+	live := false
+	for _, k := range m.All() {
+		if st := k.State(now); st == Active || st == Pending {
+			live = true
+			if k.CreatedAt.Before(created) {
+				created = k.CreatedAt
+			}
+		}
+	}
+	for _, alg := range m.opts.Algs {
+		if !m.hasLiveKey(alg, now) {
+			missing = append(missing, alg)
+		}
+	}
+	for _, alg := range missing {
+		var err error
+		if !live {
+			_, err = m.rotate(ctx, alg, 0, time.Time{})
+		} else {
+			_, err = m.rotate(ctx, alg, m.opts.PropagationDelay, created.Add(-time.Second))
+		}
+		if err != nil {
+			return err
+		}
+		m.opts.Logger.Info("signing key made for an algorithm that had none", "alg", alg)
+	}
+	return nil
+}
+
+// hasLiveKey reports whether alg has a loaded key active or pending at now.
+func (m *Manager) hasLiveKey(alg string, now time.Time) bool {
+	for _, k := range m.All() {
+		if st := k.State(now); k.Alg == alg && (st == Active || st == Pending) {
+			return true
+		}
+	}
+	return false
 }
 
 // Options are the options in effect (defaults filled in).
@@ -247,15 +308,18 @@ func (m *Manager) Options() Options { return m.opts }
 // Now is the manager's clock.
 func (m *Manager) Now() time.Time { return m.opts.Now() }
 
-// Active is the key new tokens are signed with now: the newest loaded key
-// whose activation time has passed and that is not retired. It is chosen
-// at each call, so a server switches at the activation time, not at its
-// next reload.
-func (m *Manager) Active() *Key {
+// Active is the key of the default algorithm (Options.Alg) that signs now.
+func (m *Manager) Active() *Key { return m.ActiveFor(m.opts.Alg) }
+
+// ActiveFor is the key of alg new tokens are signed with now: the newest
+// loaded key of alg whose activation time has passed and that is not
+// retired (nil if none). It is chosen at each call, so a server switches
+// at the activation time, not at its next reload.
+func (m *Manager) ActiveFor(alg string) *Key {
 	now := m.opts.Now()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.set.activeAt(now)
+	return m.set.activeAt(now, alg)
 }
 
 // State is k's state now, as this manager sees it: Key.State, except that
@@ -264,7 +328,7 @@ func (m *Manager) Active() *Key {
 func (m *Manager) State(k *Key) string {
 	now := m.opts.Now()
 	st := k.State(now)
-	if act := m.Active(); st == Active && (act == nil || act.KID != k.KID) {
+	if act := m.ActiveFor(k.Alg); st == Active && (act == nil || act.KID != k.KID) {
 		return Retired
 	}
 	return st
@@ -453,9 +517,11 @@ func (m *Manager) logChanges(prev, cur *keySet, now time.Time) {
 			m.opts.Logger.Info("signing key published, pending activation", "kid", k.KID, "alg", k.Alg, "activates_at", k.ActivatesAt)
 		}
 	}
-	old, act := prev.activeAt(prev.loadedAt), cur.activeAt(now)
-	if old != nil && act != nil && old.KID != act.KID {
-		m.opts.Logger.Info("signing key rotated", "kid", act.KID, "alg", act.Alg, "previous", old.KID)
+	for _, alg := range m.opts.Algs {
+		old, act := prev.activeAt(prev.loadedAt, alg), cur.activeAt(now, alg)
+		if old != nil && act != nil && old.KID != act.KID {
+			m.opts.Logger.Info("signing key rotated", "kid", act.KID, "alg", act.Alg, "previous", old.KID)
+		}
 	}
 }
 
@@ -477,11 +543,12 @@ func (m *Manager) Run(ctx context.Context) {
 
 // Rotate makes a new key (alg "" means the configured default), published
 // at once and signing from PropagationDelay later, when every server has
-// loaded it. The keys it replaces sign until then and stay published for
+// loaded it. It replaces the keys of its algorithm only: the other
+// algorithm's active key is left alone. The keys it replaces sign until then and stay published for
 // PropagationDelay + MaxTokenLifetime + Margin from now (and longer if a
 // server still signs with them: see Refresh).
 func (m *Manager) Rotate(ctx context.Context, alg string) (*Key, error) {
-	return m.rotate(ctx, alg, m.opts.PropagationDelay)
+	return m.rotate(ctx, alg, m.opts.PropagationDelay, time.Time{})
 }
 
 // RotateNow is an emergency rotation: the new key signs at once on this
@@ -491,10 +558,12 @@ func (m *Manager) Rotate(ctx context.Context, alg string) (*Key, error) {
 // (verification reloads once on an unknown kid, so only relying parties
 // with a stale JWKS see that). Retention is as for Rotate.
 func (m *Manager) RotateNow(ctx context.Context, alg string) (*Key, error) {
-	return m.rotate(ctx, alg, 0)
+	return m.rotate(ctx, alg, 0, time.Time{})
 }
 
-func (m *Manager) rotate(ctx context.Context, alg string, delay time.Duration) (*Key, error) {
+// rotate makes and stores a key of alg signing from delay on; created,
+// when not zero, is the creation time recorded (see ensureAlgs).
+func (m *Manager) rotate(ctx context.Context, alg string, delay time.Duration, created time.Time) (*Key, error) {
 	if alg == "" {
 		alg = m.opts.Alg
 	}
@@ -530,6 +599,9 @@ func (m *Manager) rotate(ctx context.Context, alg string, delay time.Duration) (
 		}
 	}
 	row := &storage.SigningKey{KID: kid, Alg: alg, PrivateKey: m.seal(der, kid), CreatedAt: now, ActivatesAt: &act}
+	if !created.IsZero() && created.Before(now) {
+		row.CreatedAt = created.UTC()
+	}
 	if err := m.store.AddKey(ctx, row, now.Add(m.Retention())); err != nil {
 		return nil, fmt.Errorf("keys: store: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -35,7 +37,7 @@ func (m *memStore) AddKey(_ context.Context, k *storage.SigningKey, until time.T
 	k.ActivatesAt = &act
 	for i := range m.rows {
 		r := &m.rows[i]
-		if r.RetiredAt == nil || r.RetiredAt.After(act) {
+		if r.Alg == k.Alg && (r.RetiredAt == nil || r.RetiredAt.After(act)) {
 			at, u := act, until
 			r.RetiredAt = &at
 			if r.PublishUntil == nil || r.PublishUntil.Before(u) {
@@ -112,12 +114,12 @@ func TestManagerLifecycle(t *testing.T) {
 	}
 
 	now = now.Add(time.Minute)
-	second, err := m.Rotate(ctx, ES256)
+	second, err := m.Rotate(ctx, RS256)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := second.Signer.(*ecdsa.PrivateKey); !ok || m.Active().KID != first.KID || m.State(second) != Pending {
-		t.Fatal("rotation did not make a pending ES256 key")
+	if _, ok := second.Signer.(*rsa.PrivateKey); !ok || m.Active().KID != first.KID || m.State(second) != Pending {
+		t.Fatal("rotation did not make a pending RS256 key")
 	}
 	// The other manager publishes it at its next refresh, and both sign
 	// with it from its activation on.
@@ -175,4 +177,126 @@ func TestDerive(t *testing.T) {
 	if len(a) != 32 || string(a) == string(b) || string(a) != string(Derive(secret, "one")) {
 		t.Fatal("Derive must be deterministic, 32 bytes, and separate purposes")
 	}
+}
+
+// TestAlgorithms: a manager keeps one active key per algorithm of
+// Options.Algs; a rotation of one leaves the other alone.
+func TestAlgorithms(t *testing.T) {
+	ctx := context.Background()
+	both := []string{RS256, ES256}
+	type env struct {
+		st    *memStore
+		now   time.Time
+		clock func() time.Time
+	}
+	opts := func(e *env, algs []string) Options {
+		return Options{Algs: algs, MaxTokenLifetime: time.Hour, RefreshInterval: time.Second, PropagationDelay: 2 * time.Second, Margin: time.Minute, Now: e.clock}
+	}
+	mustNew := func(t *testing.T, e *env, algs []string) *Manager {
+		t.Helper()
+		m, err := New(ctx, e.st, secret, opts(e, algs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	for _, c := range []struct {
+		name string
+		run  func(t *testing.T, e *env)
+	}{
+		{"a fresh store gets a key of each algorithm, signing at once", func(t *testing.T, e *env) {
+			m := mustNew(t, e, both)
+			rs, es := m.ActiveFor(RS256), m.ActiveFor(ES256)
+			if rs == nil || es == nil || len(e.st.rows) != 2 {
+				t.Fatalf("active RS256 %v, ES256 %v, %d rows; want one of each", rs, es, len(e.st.rows))
+			}
+			if _, ok := es.Signer.(*ecdsa.PrivateKey); !ok {
+				t.Fatalf("ES256 signer is %T", es.Signer)
+			}
+			if m.Active().KID != rs.KID {
+				t.Fatal("Active is not the default algorithm's key")
+			}
+			if got := m.Algs(); !slices.Contains(got, RS256) || !slices.Contains(got, ES256) {
+				t.Fatalf("Algs %v, want both", got)
+			}
+			if kids := jwksKIDs(t, m); len(kids) != 2 {
+				t.Fatalf("JWKS kids %v, want both keys", kids)
+			}
+		}},
+		{"a rotation of ES256 leaves the RS256 key signing", func(t *testing.T, e *env) {
+			m := mustNew(t, e, both)
+			rs, es := m.ActiveFor(RS256), m.ActiveFor(ES256)
+			k, err := m.Rotate(ctx, ES256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.now = k.ActivatesAt
+			if got := m.ActiveFor(ES256); got.KID != k.KID {
+				t.Fatalf("ES256 signs with %s, want the new %s", got.KID, k.KID)
+			}
+			if got := m.ActiveFor(RS256); got.KID != rs.KID || got.RetiredAt != nil || m.State(got) != Active {
+				t.Fatalf("RS256 key after an ES256 rotation: %+v, want %s untouched", got, rs.KID)
+			}
+			if old, _ := m.Lookup(es.KID); m.State(old) != Retired {
+				t.Fatalf("old ES256 key %s, want retired", m.State(old))
+			}
+		}},
+		{"an algorithm added to a running store activates after the propagation delay, older than the keys that sign", func(t *testing.T, e *env) {
+			m1 := mustNew(t, e, []string{RS256})
+			rs := m1.Active()
+			e.now = e.now.Add(time.Hour)
+			m2 := mustNew(t, e, both)
+			if m2.ActiveFor(ES256) != nil {
+				t.Fatal("the added ES256 key signs before other servers load it")
+			}
+			var added *Key
+			for _, k := range m2.All() {
+				if k.Alg == ES256 {
+					added = k
+				}
+			}
+			if added == nil || !added.ActivatesAt.Equal(e.now.Add(2*time.Second)) || !added.CreatedAt.Before(rs.CreatedAt) {
+				t.Fatalf("added key %+v; want activation after 2 s, created before %v", added, rs.CreatedAt)
+			}
+			// A server of the previous release signs with the newest
+			// signing key of any algorithm: still the RS256 one.
+			e.now = added.ActivatesAt
+			if err := m1.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := newestSigning(m1.All(), e.now); got.KID != rs.KID {
+				t.Fatalf("a previous-release server would sign with %s (%s), want %s", got.KID, got.Alg, rs.KID)
+			}
+			if got := m2.ActiveFor(ES256); got == nil || got.KID != added.KID {
+				t.Fatal("the added key does not sign after its activation")
+			}
+			// Another start does not add a third.
+			mustNew(t, e, both)
+			if len(e.st.rows) != 2 {
+				t.Fatalf("%d rows, want 2", len(e.st.rows))
+			}
+		}},
+		{"an unknown algorithm is refused", func(t *testing.T, e *env) {
+			if _, err := New(ctx, e.st, secret, opts(e, []string{RS256, "HS256"})); !errors.Is(err, ErrUnknownAlg) {
+				t.Fatalf("New = %v, want ErrUnknownAlg", err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := &env{st: &memStore{}, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			e.clock = func() time.Time { return e.now }
+			c.run(t, e)
+		})
+	}
+}
+
+// newestSigning is what a server of the release before per-algorithm keys
+// signed with: the newest key (by creation) whose window holds now.
+func newestSigning(ks []*Key, now time.Time) *Key {
+	for _, k := range ks { // newest first
+		if k.signsAt(now) {
+			return k
+		}
+	}
+	return nil
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/oauth2"
-	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/token/jwt"
 	"github.com/prometheus/client_golang/prometheus"
@@ -222,7 +221,7 @@ func (p *Provider) composeFosite(hmacSecret []byte) error {
 			HMACSHAStrategy: hmacStrategy,
 			jwt:             &oauth2.DefaultJWTStrategy{Signer: p.signer, HMACSHAStrategy: hmacStrategy, Config: fc},
 		},
-		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: p.signer, Config: fc},
+		OpenIDConnectTokenStrategy: newIDTokenStrategy(p.keys, fc), // the tenant's algorithm (idtoken.go)
 		Signer:                     p.signer,
 	}
 	p.tokens, p.refreshTokens = strategy, strategy

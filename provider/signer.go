@@ -12,18 +12,20 @@ import (
 )
 
 // keySigner is the jwt.Signer handed to fosite. It signs with the active
-// key and stamps its kid at signing time (so a token minted on refresh
-// after a rotation names the key that really signed it), and it verifies
-// with whichever published key the token's kid names.
+// key of its algorithm (alg; "" for the key manager's default) and stamps
+// its kid at signing time (so a token minted on refresh after a rotation
+// names the key that really signed it), and it verifies with whichever
+// published key the token's kid names, of either algorithm.
 type keySigner struct {
 	keys *keys.Manager
+	alg  string
 }
 
 var _ jwt.Signer = (*keySigner)(nil)
 
 // Generate implements jwt.Signer.
 func (s *keySigner) Generate(ctx context.Context, claims jwt.MapClaims, header jwt.Mapper) (string, string, error) {
-	k := s.keys.Active()
+	k := s.activeKey()
 	if k == nil {
 		return "", "", errors.New("provider: no active signing key")
 	}
@@ -34,6 +36,19 @@ func (s *keySigner) Generate(ctx context.Context, claims jwt.MapClaims, header j
 	h["kid"] = k.KID
 	signer := &jwt.DefaultSigner{GetPrivateKey: func(context.Context) (any, error) { return k.Signer, nil }}
 	return signer.Generate(ctx, claims, &jwt.Headers{Extra: h})
+}
+
+// activeKey is the key to sign with now. When alg has no active key —
+// only in the propagation delay after an upgrade added the algorithm
+// (keys.Manager.ensureAlgs) — it is the default algorithm's: a token the
+// relying party can verify against the JWKS beats a failed sign-in.
+func (s *keySigner) activeKey() *keys.Key {
+	if s.alg != "" {
+		if k := s.keys.ActiveFor(s.alg); k != nil {
+			return k
+		}
+	}
+	return s.keys.Active()
 }
 
 // verifier returns a signer whose key is the published key the token

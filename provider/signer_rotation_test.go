@@ -54,7 +54,7 @@ func TestSignerAcrossServers(t *testing.T) {
 
 			// Server A rotates; until the activation both still sign with the old key.
 			now = now.Add(time.Second)
-			k, err := kmA.Rotate(ctx, keys.ES256)
+			k, err := kmA.Rotate(ctx, keys.RS256)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -50,6 +50,9 @@ func (s *TenantSpec) defaults() {
 	if s.AccessToken == "" {
 		s.AccessToken = formatOpaque
 	}
+	if s.IDTokenAlg == "" {
+		s.IDTokenAlg = idTokenAlgs[0]
+	}
 	for i, c := range s.BackendCIDRs {
 		if canon, err := ParseCIDR(c); err == nil {
 			s.BackendCIDRs[i] = canon // Validate reports the others
@@ -109,6 +112,9 @@ func (s TenantSpec) Validate() error {
 	}
 	if g := s.RefreshGraceSeconds; g < 0 || time.Duration(g)*time.Second > storage.MaxRefreshGrace {
 		bad("refresh grace must be 0 to %s", storage.MaxRefreshGrace)
+	}
+	if !slices.Contains(idTokenAlgs, s.IDTokenAlg) {
+		bad("ID-token algorithm %q (want %s)", s.IDTokenAlg, strings.Join(idTokenAlgs, " or "))
 	}
 	for _, c := range s.BackendCIDRs {
 		if _, err := ParseCIDR(c); err != nil {

@@ -23,11 +23,12 @@ func (s *SigningKeys) ListKeys(ctx context.Context) ([]SigningKey, error) {
 	return ks, nil
 }
 
-// AddKey stores a new key and, atomically, retires every key that would
-// still be signing when it activates (k.ActivatesAt; nil means
-// k.CreatedAt): those keys stop signing at that activation time and stay
-// published until at least publishUntil (a later publication already set
-// is kept). Keys retired earlier are left alone.
+// AddKey stores a new key and, atomically, retires every key of its
+// algorithm that would still be signing when it activates (k.ActivatesAt;
+// nil means k.CreatedAt): those keys stop signing at that activation time
+// and stay published until at least publishUntil (a later publication
+// already set is kept). Keys retired earlier, and keys of the other
+// algorithm (each algorithm has an active key of its own), are left alone.
 func (s *SigningKeys) AddKey(ctx context.Context, k *SigningKey, publishUntil time.Time) error {
 	k.CreatedAt, publishUntil = utc(k.CreatedAt), utc(publishUntil)
 	act := k.CreatedAt
@@ -40,11 +41,11 @@ func (s *SigningKeys) AddKey(ctx context.Context, k *SigningKey, publishUntil ti
 		// Publication first: the second statement changes retired_at, which
 		// selects the rows. A publication only ever grows.
 		if err := w.Model(&SigningKey{}).
-			Where("(retired_at IS NULL OR retired_at > ?) AND (publish_until IS NULL OR publish_until < ?)", act, publishUntil).
+			Where("alg = ? AND (retired_at IS NULL OR retired_at > ?) AND (publish_until IS NULL OR publish_until < ?)", k.Alg, act, publishUntil).
 			Update("publish_until", publishUntil).Error; err != nil {
 			return fmt.Errorf("storage: retire keys: %w", unavailableErr(err))
 		}
-		if err := w.Model(&SigningKey{}).Where("retired_at IS NULL OR retired_at > ?", act).
+		if err := w.Model(&SigningKey{}).Where("alg = ? AND (retired_at IS NULL OR retired_at > ?)", k.Alg, act).
 			Update("retired_at", act).Error; err != nil {
 			return fmt.Errorf("storage: retire keys: %w", unavailableErr(err))
 		}

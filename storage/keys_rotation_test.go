@@ -41,6 +41,23 @@ func TestSigningKeyActivation(t *testing.T) {
 			must(t, "AddKey", ks.AddKey(bg, key("k1", t0, nil), t0.Add(time.Hour)))
 			want(t, rows(t, ks)["k1"], at(0), nil, nil)
 		}},
+		{"a key of the other algorithm retires nothing", func(t *testing.T, e env) {
+			ks := storage.NewSigningKeys(e.db)
+			must(t, "AddKey(rsa)", ks.AddKey(bg, key("rsa", t0, nil), t0))
+			ec := key("ec", t0.Add(time.Hour), nil)
+			ec.Alg = "ES256"
+			must(t, "AddKey(ec)", ks.AddKey(bg, ec, t0.Add(2*time.Hour)))
+			got := rows(t, ks)
+			want(t, got["rsa"], at(0), nil, nil)
+			want(t, got["ec"], at(time.Hour), nil, nil)
+			// A rotation of ES256 retires the ES256 key only.
+			ec2 := key("ec2", t0.Add(2*time.Hour), nil)
+			ec2.Alg = "ES256"
+			must(t, "AddKey(ec2)", ks.AddKey(bg, ec2, t0.Add(3*time.Hour)))
+			got = rows(t, ks)
+			want(t, got["rsa"], at(0), nil, nil)
+			want(t, got["ec"], at(time.Hour), at(2*time.Hour), at(3*time.Hour))
+		}},
 		{"a pending key retires the current one at its activation", func(t *testing.T, e env) {
 			ks := storage.NewSigningKeys(e.db)
 			must(t, "AddKey(k1)", ks.AddKey(bg, key("k1", t0, nil), t0))

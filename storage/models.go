@@ -43,6 +43,10 @@ type TenantSettings struct {
 	// BackendCIDRs are the tenant's own servers (migration 15): their API
 	// calls are throttled per end user, not per address.
 	BackendCIDRs []string `gorm:"column:backend_cidrs;serializer:json;type:text"`
+	// IDTokenAlg is the algorithm of the tenant's ID tokens (migration
+	// 16): "RS256" (the default, which OpenID Connect requires every
+	// provider to offer) or "ES256". "" reads as RS256.
+	IDTokenAlg string `gorm:"column:id_token_alg;size:8;not null;default:'RS256'"`
 }
 
 // TenantSettingsColumns are TenantSettings' fields, for migrations.

@@ -31,6 +31,8 @@ type Client struct {
 	// RefreshGrace: how long a rotated refresh token still returns its
 	// successor (0: reuse at once revokes the family).
 	RefreshGrace time.Duration
+	// IDTokenAlg signs the tenant's ID tokens: "RS256" or "ES256".
+	IDTokenAlg string
 }
 
 // ClientFromTenant builds the fosite client of a tenant row.
@@ -52,6 +54,7 @@ func ClientFromTenant(t *Tenant) *Client {
 		PostLogoutRedirectURIs: t.PostLogoutRedirectURIs,
 		RequireMFA:             t.RequireMFA,
 		RefreshGrace:           time.Duration(t.RefreshGraceSeconds) * time.Second,
+		IDTokenAlg:             t.IDTokenAlg,
 	}
 }
 

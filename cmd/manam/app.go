@@ -92,8 +92,9 @@ func (a *app) keys(ctx context.Context) (*keys.Manager, error) {
 	// A rotation signs with the new key from 2 × MANAM_KEY_REFRESH later
 	// (keys.Options.PropagationDelay's default): every server has reloaded,
 	// so publishes and accepts it, by then, even after one missed reload.
+	// Each ID-token algorithm a tenant may choose keeps an active key.
 	return keys.New(ctx, storage.NewSigningKeys(a.db), a.secret, keys.Options{
-		Alg: a.cfg.KeyAlg, MaxTokenLifetime: a.providerConfig().MaxTokenLifetime(),
+		Alg: a.cfg.KeyAlg, Algs: []string{keys.RS256, keys.ES256}, MaxTokenLifetime: a.providerConfig().MaxTokenLifetime(),
 		RefreshInterval: a.cfg.KeyRefresh, Logger: a.log,
 	})
 }

@@ -31,7 +31,7 @@ Usage:
   manam tenant create --name N --redirect-uri U [--redirect-uri U]... [--post-logout-redirect-uri U]...
                       [--public] [--grant g1,g2] [--scope s1,s2] [--first-party] [--access-token opaque|jwt]
                       [--confirm-url U] [--sender ADDR] [--allow-unconfirmed] [--require-mfa] [--mfa-confirm-email]
-                      [--refresh-grace DURATION] [--backend-cidr CIDR]... [--json]
+                      [--refresh-grace DURATION] [--backend-cidr CIDR]... [--id-token-alg RS256|ES256] [--json]
   manam tenant list [--json]
   manam tenant show ID [--json]
   manam tenant update ID [the create flags to change] [--confidential] [--third-party] [--json]
@@ -254,7 +254,7 @@ func (e *cmdEnv) table(header []string, rows [][]string) error {
 }
 
 type tenantFlags struct {
-	name, accessToken, confirmURL, mailFrom              *string
+	name, accessToken, confirmURL, mailFrom, idTokenAlg  *string
 	allowUnconfirmed, requireMFA, mfaConfirmEmail        *bool
 	redirect, postLogout, grant, scope, backendCIDR      listFlag
 	public, firstParty, confidential, thirdParty, asJSON *bool
@@ -296,6 +296,7 @@ func addTenantFlags(fs *flag.FlagSet) *tenantFlags {
 	t.requireMFA = fs.Bool("require-mfa", false, "every sign-in through the tenant needs a second factor")
 	t.mfaConfirmEmail = fs.Bool("mfa-confirm-email", false, "enrolling a second factor first re-confirms the e-mail address")
 	fs.Var(&t.refreshGrace, "refresh-grace", "for this long (whole seconds, at most 60s) after a rotation the rotated refresh token returns the same successor instead of counting as reuse")
+	t.idTokenAlg = fs.String("id-token-alg", "", "algorithm of the tenant's ID tokens: RS256 (default) or ES256")
 	fs.Var(&t.backendCIDR, "backend-cidr", "the tenant's own servers calling the APIs (repeatable; throttled per end user; '' clears)")
 	return t
 }
@@ -307,6 +308,7 @@ func tenantView(t *storage.Tenant) map[string]any {
 		"scopes": t.Scopes, "access_token": t.AccessTokenFormat, "created_at": t.CreatedAt.Format(time.RFC3339),
 		"confirm_url": t.ConfirmURL, "sender": t.MailFrom, "allow_unconfirmed": t.AllowUnconfirmed, "require_mfa": t.RequireMFA,
 		"mfa_confirm_email": t.MFAConfirmEmail, "refresh_grace": (time.Duration(t.RefreshGraceSeconds) * time.Second).String(), "backend_cidrs": t.BackendCIDRs,
+		"id_token_alg": t.IDTokenAlg,
 	}
 }
 
@@ -339,7 +341,7 @@ func (e *cmdEnv) tenantOn(a *app, sub string, tf *tenantFlags, fs *flag.FlagSet,
 			GrantTypes: tf.grant, Scopes: tf.scope, FirstParty: *tf.firstParty, AccessToken: *tf.accessToken,
 			TenantSettings: storage.TenantSettings{ConfirmURL: *tf.confirmURL, MailFrom: *tf.mailFrom, AllowUnconfirmed: *tf.allowUnconfirmed,
 				RequireMFA: *tf.requireMFA, MFAConfirmEmail: *tf.mfaConfirmEmail, RefreshGraceSeconds: tf.refreshGrace.seconds,
-				BackendCIDRs: tf.backendCIDR},
+				BackendCIDRs: tf.backendCIDR, IDTokenAlg: *tf.idTokenAlg},
 		})
 		if err != nil {
 			return err
@@ -469,6 +471,9 @@ func (e *cmdEnv) tenantUpdate(adm *provider.Admin, tf *tenantFlags, fs *flag.Fla
 		}
 		if set["backend-cidr"] {
 			s.BackendCIDRs = tf.backendCIDR
+		}
+		if set["id-token-alg"] {
+			s.IDTokenAlg = *tf.idTokenAlg
 		}
 	})
 	if err != nil {

@@ -307,11 +307,10 @@ func testEndToEnd(t *testing.T, be backend) {
 			KID         string
 			ActivatesAt time.Time `json:"activates_at"`
 		}
-		_ = json.Unmarshal([]byte(srv.cli(t, "keys", "rotate", "--alg", "ES256", "--json")), &rot)
+		_ = json.Unmarshal([]byte(srv.cli(t, "keys", "rotate", "--alg", "RS256", "--json")), &rot)
 		waitFor(t, "the server to publish the new key", func() bool { return strings.Contains(string(get(t, srv.URL+"/.well-known/jwks.json")), rot.KID) })
 		// It signs from its activation, 2 × MANAM_KEY_REFRESH (here 2 s) after the rotation.
 		waitFor(t, "the new key to activate", func() bool { return time.Now().After(rot.ActivatesAt) })
-		// Discovery now also announces ES256.
 		r2 := newRP(t, srv, app, oidc.ScopeOpenID, "email")
 		after, _ := r2.flow(newBrowser(t, srv.URL))
 		if kid := jwtHeader(t, after.Extra("id_token").(string))["kid"]; kid != rot.KID || kid == oldKID {

@@ -14,6 +14,7 @@ func TestKeysRotateCLI(t *testing.T) {
 	srv := &testServer{env: map[string]string{"MANAM_DSN": "sqlite:" + t.TempDir() + "/keys.db", "MANAM_SECRET": testSecret, "MANAM_KEY_REFRESH": "1m"}}
 	type listed struct {
 		KID          string    `json:"kid"`
+		Alg          string    `json:"alg"`
 		State        string    `json:"state"`
 		Active       bool      `json:"active"`
 		ActivatesAt  time.Time `json:"activates_at"`
@@ -46,9 +47,18 @@ func TestKeysRotateCLI(t *testing.T) {
 		}
 		return r
 	}
-	var first string
-	for kid := range list(t) {
-		first = kid
+	// The server keeps one active key per algorithm.
+	var first, firstRS string
+	for kid, k := range list(t) {
+		switch k.Alg {
+		case "ES256":
+			first = kid
+		case "RS256":
+			firstRS = kid
+		}
+	}
+	if first == "" || firstRS == "" {
+		t.Fatalf("keys %v, want an ES256 and an RS256 key", list(t))
 	}
 
 	var pending rotated
@@ -72,6 +82,9 @@ func TestKeysRotateCLI(t *testing.T) {
 			if k := ks[first]; k.State != "active" || !k.Active || k.PublishUntil == nil || k.RetiredAt == nil {
 				t.Fatalf("old key listed as %+v, want still active, retiring at the activation", k)
 			}
+			if k := ks[firstRS]; k.State != "active" || !k.Active || k.PublishUntil != nil || k.RetiredAt != nil {
+				t.Fatalf("RS256 key listed as %+v after an ES256 rotation, want active and not retiring", k)
+			}
 		}},
 		{"list table shows the states and times", func(t *testing.T) {
 			out := srv.cli(t, "keys", "list")
@@ -87,14 +100,17 @@ func TestKeysRotateCLI(t *testing.T) {
 				t.Fatalf("rotate output:\n%s", out)
 			}
 		}},
-		{"rotate --now activates at once and cancels the pending keys", func(t *testing.T) {
+		{"rotate --now activates at once and cancels the pending keys of its algorithm", func(t *testing.T) {
 			r := rotate(t, "--now")
-			if r.State != "active" {
+			if r.State != "active" || r.Alg != "RS256" {
 				t.Fatalf("rotate --now: %+v", r)
 			}
 			ks := list(t)
 			active := 0
 			for kid, k := range ks {
+				if k.Alg != "RS256" {
+					continue // the other algorithm's keys are not its business
+				}
 				if k.Active {
 					active++
 				}
