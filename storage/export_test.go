@@ -28,7 +28,7 @@ var models = []any{
 	&OutboxMessage{}, &Confirmation{}, &Membership{},
 	&Factor{}, &RecoveryCode{}, &TrustedDevice{}, &PendingLogin{},
 	&UpstreamLink{}, &PendingUpstreamLink{},
-	&refreshGraceRow{}, &ThrottleBucket{},
+	&refreshGraceRow{}, &ThrottleBucket{}, &revocationRow{},
 	&schemaMigration{},
 }
 

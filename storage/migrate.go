@@ -37,6 +37,7 @@ var migrations = []migration{
 	{13, "signing key activation time", migrateKeyActivation},
 	{14, "refresh-token grace", migrateRefreshGrace},
 	{15, "shared throttles and tenants' back ends", migrateThrottles},
+	{17, "access-token revocations", migrateRevocations},
 }
 
 // migrateThrottles adds the throttles' buckets (throttle.go) and the
