@@ -51,7 +51,8 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// AccessTokenKeyID is the seal key id of new access tokens (≥ 1; 0
 	// means 1). Raising it by one rotates the seal key: tokens sealed
-	// under the previous id open until they expire, older ids do not.
+	// under the previous id open until they expire (and a server still on
+	// the previous id opens the new ones), older ids do not.
 	AccessTokenKeyID int
 	// MetricsElsewhere leaves /metrics off the public handler: the
 	// operator serves MetricsHandler on a listener of its own.

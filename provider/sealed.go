@@ -23,7 +23,9 @@ import (
 // ("access token seal <kid>"); the prefix and the kid are authenticated as
 // additional data. Nothing of the claims is readable without the key.
 // New tokens are sealed under the configured key id; tokens under the
-// previous id still open until they expire, any other id does not.
+// previous id still open until they expire, and so do tokens under the
+// next id (a server not yet restarted during a rolling rotation opens the
+// tokens of the servers already raised); any other id does not.
 
 const sealedPrefix = "mnm_at_"
 
@@ -51,17 +53,17 @@ type sealedClaims struct {
 // JWT access tokens).
 type accessSealer struct {
 	kid  int
-	aead map[int]cipher.AEAD // the current key id and the previous one
+	aead map[int]cipher.AEAD // the current key id, the previous and the next one
 }
 
-// newAccessSealer derives the seal keys of kid (the current one, ≥ 1) and
-// kid-1 from the system secret.
+// newAccessSealer derives the seal keys of kid (the current one, ≥ 1),
+// kid-1 and kid+1 from the system secret.
 func newAccessSealer(secret []byte, kid int) (*accessSealer, error) {
 	if kid < 1 {
 		kid = 1
 	}
 	s := &accessSealer{kid: kid, aead: map[int]cipher.AEAD{}}
-	for _, id := range []int{kid, kid - 1} {
+	for _, id := range []int{kid - 1, kid, kid + 1} {
 		if id < 1 {
 			continue
 		}
