@@ -44,16 +44,17 @@ type Config struct {
 	LogLevel  string // MANAM_LOG_LEVEL: debug, info, warn, error. Default info.
 	LogFormat string // MANAM_LOG_FORMAT: text or json. Default text.
 
-	KeyAlg         string        // MANAM_KEY_ALG: algorithm of new signing keys, RS256 or ES256. Default RS256.
-	KeyRefresh     time.Duration // MANAM_KEY_REFRESH: how often a server reloads signing keys (sees a rotation). Default 30s.
-	GCInterval     time.Duration // MANAM_GC_INTERVAL: how often expired rows are swept. Default 10m; 0 disables.
-	AccessTokenTTL time.Duration // MANAM_ACCESS_TOKEN_TTL. Default 1h.
+	KeyAlg          string        // MANAM_KEY_ALG: algorithm of new signing keys, RS256 or ES256. Default RS256.
+	KeyRefresh      time.Duration // MANAM_KEY_REFRESH: how often a server reloads signing keys (sees a rotation). Default 30s.
+	GCInterval      time.Duration // MANAM_GC_INTERVAL: how often expired rows are swept. Default 10m; 0 disables.
+	AccessTokenTTL  time.Duration // MANAM_ACCESS_TOKEN_TTL. Default 1h.
+	RefreshTokenTTL time.Duration // MANAM_REFRESH_TOKEN_TTL. Default 720h (30 days).
+	IDTokenTTL      time.Duration // MANAM_ID_TOKEN_TTL. Default 1h.
+	AuthCodeTTL     time.Duration // MANAM_AUTH_CODE_TTL: authorization code lifetime. Default 5m.
+
 	// AccessTokenKeyID is MANAM_ACCESS_TOKEN_KEY_ID: the seal key id of new
 	// access tokens (≥ 1). Raise it by one to rotate; the previous id still opens. Default 1.
 	AccessTokenKeyID int
-	RefreshTokenTTL  time.Duration // MANAM_REFRESH_TOKEN_TTL. Default 720h (30 days).
-	IDTokenTTL       time.Duration // MANAM_ID_TOKEN_TTL. Default 1h.
-	AuthCodeTTL      time.Duration // MANAM_AUTH_CODE_TTL: authorization code lifetime. Default 5m.
 
 	Argon2MemoryKiB   int // MANAM_ARGON2_MEMORY_KIB. Default 19456.
 	Argon2Time        int // MANAM_ARGON2_TIME. Default 2.
