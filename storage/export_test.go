@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"time"
 	"context"
 	"fmt"
 	"reflect"
@@ -142,3 +143,6 @@ func Migrations() (versions []int, names []string) {
 	}
 	return versions, names
 }
+
+// SetNow sets the store's clock (revocation rows and sweeps).
+func (s *FositeStore) SetNow(now func() time.Time) { s.now = now }
