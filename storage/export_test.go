@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"time"
 	"context"
 	"fmt"
 	"reflect"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"gorm.io/gorm/schema"
 )
