@@ -55,8 +55,9 @@ func TestSealRoundTripAndRotation(t *testing.T) {
 
 // TestBadAccessTokensInactive: a flipped bit, a truncated token, a token
 // sealed under another secret, an expired one, one whose key id is
-// retired, and another tenant's token are inactive at introspection and
-// refused at userinfo: never a 500. A valid token is active (the control).
+// retired, another tenant's token and a revoked one are inactive at
+// introspection and refused at userinfo and by AccessTokenInfo (the legacy
+// and dialect endpoints' check): never a 500. A valid token is active (the control).
 func TestBadAccessTokensInactive(t *testing.T) {
 	for _, b := range storagetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
@@ -66,6 +67,11 @@ func TestBadAccessTokensInactive(t *testing.T) {
 			_, cookie := e.user("bad-tokens@example.com")
 			toks := e.exchange(app, reviewRedirect, e.code(app.ClientID, reviewRedirect, "openid", testVerifier, cookie), testVerifier)
 			valid := toks["access_token"].(string)
+			revoked := e.exchange(app, reviewRedirect, e.code(app.ClientID, reviewRedirect, "openid", testVerifier, cookie), testVerifier)["access_token"].(string)
+			if rec := e.postForm("/oauth2/revoke", url.Values{"token": {revoked}},
+				func(r *http.Request) { r.SetBasicAuth(app.ClientID, app.ClientSecret) }); rec.Code != http.StatusOK {
+				t.Fatalf("revoke: %d %s", rec.Code, rec.Body)
+			}
 			claims, err := e.p.sealer.openAccess(valid)
 			if err != nil {
 				t.Fatal(err)
@@ -96,6 +102,7 @@ func TestBadAccessTokensInactive(t *testing.T) {
 				{"expired", reseal(e.p.sealer, func(c *sealedClaims) { c.Expires = time.Now().Add(-time.Second).Unix() }), app, false},
 				{"retired key id", reseal(retired, func(*sealedClaims) {}), app, false},
 				{"another tenant's token", valid, other, false},
+				{"revoked (RFC 7009)", revoked, app, false},
 				{"ID token as access token", toks["id_token"].(string), app, false},
 			}
 			for _, tc := range cases {
