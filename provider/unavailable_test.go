@@ -3,11 +3,14 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/manam-id/manam/storage"
 )
 
 // TestDatabaseDown: with the database gone, readiness says so and the
@@ -60,6 +63,11 @@ func TestDatabaseDown(t *testing.T) {
 			}
 		})
 	}
+	t.Run("AccessTokenInfo (the legacy and dialect endpoints' check)", func(t *testing.T) {
+		if _, err := e.p.AccessTokenInfo(context.Background(), token); err == nil || errors.Is(err, ErrInvalidToken) || !errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("AccessTokenInfo with the database down: %v, want storage.ErrUnavailable, not ErrInvalidToken", err)
+		}
+	})
 	t.Run("token, tenant cached (nothing to write)", func(t *testing.T) {
 		rec := e.postForm("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, basic(cached))
 		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"access_token":"mnm_at_`) {
