@@ -159,7 +159,7 @@ func (p *Provider) IssueFor(ctx context.Context, client *storage.Client, in Issu
 	if err != nil {
 		return nil, err
 	}
-	err = p.store.CreateAccessTokenSession(txc, asig, ar.Sanitize(nil))
+	err = p.view.CreateAccessTokenSession(txc, asig, ar.Sanitize(nil))
 	if err == nil && refresh {
 		err = p.store.CreateRefreshTokenSession(txc, rsig, asig, ar.Sanitize(nil))
 	}
@@ -197,7 +197,7 @@ func (p *Provider) AccessTokenInfo(ctx context.Context, token string) (*TokenInf
 		err = fosite.ErrInvalidTokenFormat
 	}
 	if err != nil {
-		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
+		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 || errors.Is(err, storage.ErrUnavailable) {
 			return nil, fmt.Errorf("provider: token check: %w", err)
 		}
 		return nil, ErrInvalidToken

@@ -48,6 +48,11 @@ type Config struct {
 	// X-Forwarded-For names the client; without them the client is the
 	// connection's peer.
 	TrustedProxies []netip.Prefix
+	// AccessTokenKeyID is the seal key id of new access tokens (≥ 1; 0
+	// means 1). Raising it by one rotates the seal key: tokens sealed
+	// under the previous id open until they expire (and a server still on
+	// the previous id opens the new ones), older ids do not.
+	AccessTokenKeyID int
 	// MetricsElsewhere leaves /metrics off the public handler: the
 	// operator serves MetricsHandler on a listener of its own.
 	MetricsElsewhere bool
@@ -127,6 +132,7 @@ type Provider struct {
 	// absolute issuer redirects (issuerredirect.go).
 	view            graceView
 	issuerRedirects []string
+	sealer          *accessSealer // access tokens (sealed.go)
 }
 
 // New builds the provider.
@@ -161,6 +167,11 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		issuerURL: iss,
 		hasher:    &secretHasher{key: keys.Derive(d.Secret, "client secrets")},
 	}
+	if p.sealer, err = newAccessSealer(d.Secret, cfg.AccessTokenKeyID); err != nil {
+		return nil, err
+	}
+	// Revocation rows are kept as long as the longest access token lives.
+	d.DB.SetMaxAccessTokenLifetime(cfg.AccessTokenLifespan)
 	for _, path := range d.IssuerRedirects {
 		p.issuerRedirects = append(p.issuerRedirects, cfg.Issuer+path)
 	}
@@ -220,6 +231,8 @@ func (p *Provider) composeFosite(hmacSecret []byte) error {
 		CoreStrategy: &tenantStrategy{
 			HMACSHAStrategy: hmacStrategy,
 			jwt:             &oauth2.DefaultJWTStrategy{Signer: p.signer, HMACSHAStrategy: hmacStrategy, Config: fc},
+			sealer:          p.sealer,
+			lifespan:        p.cfg.AccessTokenLifespan,
 		},
 		OpenIDConnectTokenStrategy: newIDTokenStrategy(p.keys, fc), // the tenant's algorithm (idtoken.go)
 		Signer:                     p.signer,

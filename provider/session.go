@@ -21,6 +21,10 @@ type Session struct {
 	// whatever the tenant's format (a dialect that promises JWTs); kept
 	// through refreshes.
 	AccessFormat string `json:"fmt,omitempty"`
+	// GrantRef is the sealed grant reference (request id and issue time)
+	// the RFC 9068 access token being minted carries as claim mnm_g, so
+	// that the revocation table can be asked about it; never stored.
+	GrantRef string `json:"-"`
 }
 
 // NewSession returns an empty session, ready for fosite to fill.
@@ -48,6 +52,9 @@ func (s *Session) Clone() fosite.Session {
 // audience), iat, iss and jti.
 func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
 	extra := map[string]any{"client_id": s.ClientID}
+	if s.GrantRef != "" {
+		extra[claimGrantRef] = s.GrantRef
+	}
 	if c := s.DefaultSession.Claims; c != nil && !c.AuthTime.IsZero() {
 		extra["auth_time"] = c.AuthTime.Unix()
 		if acr := c.AuthenticationContextClassReference; acr != "" {

@@ -143,6 +143,13 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	err := p.oauth.NewRevocationRequest(ctx, r)
+	if errors.Is(err, fosite.ErrTemporarilyUnavailable) || errors.Is(err, storage.ErrUnavailable) {
+		// fosite answers 200 when the revocation could not be written: the
+		// client would believe a live token ended. Say so instead.
+		p.log.WarnContext(ctx, "revocation failed", "request_id", RequestID(ctx), "err", err)
+		writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again later")
+		return
+	}
 	p.oauth.WriteRevocationResponse(ctx, w, err)
 }
 

@@ -11,15 +11,14 @@ import (
 	"github.com/ory/fosite"
 )
 
-// requestIDOf reads back the stored request behind an opaque access token.
+// requestIDOf reads the request (grant) id sealed in an access token.
 func (e *reviewEnv) requestIDOf(token string) string {
 	e.t.Helper()
-	ctx := context.Background()
-	req, err := e.p.store.GetAccessTokenSession(ctx, e.p.tokens.AccessTokenSignature(ctx, token), NewSession())
+	c, err := e.p.openSealed(token)
 	if err != nil {
-		e.t.Fatalf("stored access token: %v", err)
+		e.t.Fatalf("sealed access token: %v", err)
 	}
-	return req.GetID()
+	return c.requestID
 }
 
 // TestNewGrantsGetTimeOrderedRequestIDs: a new grant (client credentials,

@@ -3,16 +3,20 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/manam-id/manam/storage"
 )
 
 // TestDatabaseDown: with the database gone, readiness says so and the
 // OAuth surfaces answer 503 temporarily_unavailable, not invalid_client,
-// {"active":false} or a 500.
+// {"active":false}, invalid_token or a 500. A client-credentials token for
+// a cached tenant is still issued: it costs no write.
 func TestDatabaseDown(t *testing.T) {
 	e := newReviewEnv(t)
 	cached := e.tenant(TenantSpec{Name: "Cached", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
@@ -32,8 +36,13 @@ func TestDatabaseDown(t *testing.T) {
 		name string
 		rec  func() *httptest.ResponseRecorder
 	}{
-		{"token, tenant cached (the insert fails)", func() *httptest.ResponseRecorder {
-			return e.postForm("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, basic(cached))
+		{"introspection by the cached tenant (the revocation check fails)", func() *httptest.ResponseRecorder {
+			return e.postForm("/oauth2/introspect", url.Values{"token": {token}}, basic(cached))
+		}},
+		{"userinfo (the revocation check fails)", func() *httptest.ResponseRecorder {
+			r := httptest.NewRequest(http.MethodGet, "/userinfo", nil)
+			r.Header.Set("Authorization", "Bearer "+token)
+			return e.do(r)
 		}},
 		{"token, tenant not cached (loading it fails)", func() *httptest.ResponseRecorder {
 			return e.postForm("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, basic(unseen))
@@ -54,6 +63,17 @@ func TestDatabaseDown(t *testing.T) {
 			}
 		})
 	}
+	t.Run("AccessTokenInfo (the legacy and dialect endpoints' check)", func(t *testing.T) {
+		if _, err := e.p.AccessTokenInfo(context.Background(), token); err == nil || errors.Is(err, ErrInvalidToken) || !errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("AccessTokenInfo with the database down: %v, want storage.ErrUnavailable, not ErrInvalidToken", err)
+		}
+	})
+	t.Run("token, tenant cached (nothing to write)", func(t *testing.T) {
+		rec := e.postForm("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, basic(cached))
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"access_token":"mnm_at_`) {
+			t.Errorf("%d %s, want a sealed token", rec.Code, rec.Body)
+		}
+	})
 	t.Run("authorization, tenant not cached", func(t *testing.T) {
 		rec := e.authorize(unseen.ClientID, reviewRedirect, "openid", testVerifier, nil, nil)
 		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Location") != "" {

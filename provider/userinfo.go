@@ -29,6 +29,12 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		// fosite falls back to refresh tokens; they are for the token endpoint only (RFC 6749 §1.5).
 		err = fosite.ErrInvalidTokenFormat
 	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		// A failure of the database says nothing about the token.
+		p.log.ErrorContext(ctx, "userinfo failed", "request_id", RequestID(ctx), "err", err)
+		writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again later")
+		return
+	}
 	if err != nil {
 		bearerError(w, http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked")
 		return

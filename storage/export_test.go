@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"gorm.io/gorm/schema"
 )
@@ -28,7 +29,7 @@ var models = []any{
 	&OutboxMessage{}, &Confirmation{}, &Membership{},
 	&Factor{}, &RecoveryCode{}, &TrustedDevice{}, &PendingLogin{},
 	&UpstreamLink{}, &PendingUpstreamLink{},
-	&refreshGraceRow{}, &ThrottleBucket{},
+	&refreshGraceRow{}, &ThrottleBucket{}, &revocationRow{},
 	&schemaMigration{},
 }
 
@@ -142,3 +143,6 @@ func Migrations() (versions []int, names []string) {
 	}
 	return versions, names
 }
+
+// SetNow sets the store's clock (revocation rows and sweeps).
+func (s *FositeStore) SetNow(now func() time.Time) { s.now = now }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -346,10 +347,17 @@ func (s *FositeStore) DeleteAccessTokenSession(ctx context.Context, signature st
 }
 
 // RevokeAccessToken implements oauth2.TokenRevocationStorage: every access
-// token of the request goes.
+// token of the request goes. Tokens issued before the upgrade (rows of
+// oauth2_access_tokens) are deleted; the others, which are not stored, are
+// revoked by a grant row of the revocation table. A revoked grant issues
+// nothing more (its refresh tokens and code are spent), so the row
+// matches every token of the grant.
 func (s *FositeStore) RevokeAccessToken(ctx context.Context, requestID string) error {
 	if err := s.db.write(ctx, func(g *gorm.DB) error {
-		return g.Table(tableAccess).Where("request_id = ?", requestID).Delete(&TokenRow{}).Error
+		if err := g.Table(tableAccess).Where("request_id = ?", requestID).Delete(&TokenRow{}).Error; err != nil {
+			return err
+		}
+		return revokeRow(g, revokeGrant+requestID, math.MaxInt64, s.now(), s.db.revocationTTL())
 	}); err != nil {
 		return fmt.Errorf("storage: revoke access tokens: %w", unavailableErr(err))
 	}
@@ -408,11 +416,18 @@ func (s *FositeStore) revokeRefreshRows(ctx context.Context, requestID string) e
 
 // RotateRefreshToken implements oauth2.RefreshTokenStorage (fosite calls it
 // inside the refresh transaction): the presented token and the rest of its
-// family become inactive and the family's access tokens are deleted. If the
-// presented token was no longer active, another request rotated it first:
-// ErrSerializationFailure makes fosite roll back and refuse this one.
+// family become inactive, and the access token issued with the presented
+// token is revoked (a token row: the new access token of the same grant,
+// minted next, stays valid). Rows of tokens issued before the upgrade are
+// deleted as before. If the presented token was no longer active, another
+// request rotated it first: ErrSerializationFailure makes fosite roll back
+// and refuse this one.
 func (s *FositeStore) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
 	w := s.db.writer(ctx)
+	var accessIDs []string
+	if err := w.Table(tableRefresh).Where("id = ? AND active = ?", key(signature), true).Pluck("access_id", &accessIDs).Error; err != nil {
+		return fmt.Errorf("storage: rotate refresh token: %w", unavailableErr(err))
+	}
 	res := w.Table(tableRefresh).Where("id = ? AND active = ?", key(signature), true).Update("active", false)
 	if res.Error != nil {
 		return fmt.Errorf("storage: rotate refresh token: %w", unavailableErr(res.Error))
@@ -423,11 +438,28 @@ func (s *FositeStore) RotateRefreshToken(ctx context.Context, requestID, signatu
 	if err := s.revokeRefreshRows(ctx, requestID); err != nil {
 		return err
 	}
-	return s.RevokeAccessToken(ctx, requestID)
+	if err := s.db.write(ctx, func(g *gorm.DB) error {
+		if err := g.Table(tableAccess).Where("request_id = ?", requestID).Delete(&TokenRow{}).Error; err != nil {
+			return err
+		}
+		for _, id := range accessIDs {
+			if id == "" {
+				continue
+			}
+			if err := revokeRow(g, revokeToken+id, math.MaxInt64, s.now(), s.db.revocationTTL()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("storage: rotate refresh token: %w", unavailableErr(err))
+	}
+	return nil
 }
 
 // RevokeSubject ends every token of an account (all clients): refresh
-// tokens become inactive, access tokens are deleted. Used on password
+// tokens become inactive, stored access tokens (from before the upgrade)
+// are deleted, and a subject row revokes every access token issued until now. Used on password
 // change and recovery.
 func (s *FositeStore) RevokeSubject(ctx context.Context, subject string) error {
 	if subject == "" {
@@ -440,6 +472,9 @@ func (s *FositeStore) RevokeSubject(ctx context.Context, subject string) error {
 			return fmt.Errorf("storage: revoke subject: %w", unavailableErr(err))
 		}
 		if err := w.Table(tableAccess).Where("subject = ?", subject).Delete(&TokenRow{}).Error; err != nil {
+			return fmt.Errorf("storage: revoke subject: %w", unavailableErr(err))
+		}
+		if err := revokeRow(w, revokeSubject+subject, s.now().UnixMilli(), s.now(), s.db.revocationTTL()); err != nil {
 			return fmt.Errorf("storage: revoke subject: %w", unavailableErr(err))
 		}
 		return nil
@@ -461,6 +496,12 @@ func (s *FositeStore) Sweep(ctx context.Context, batch int, grace time.Duration)
 		}
 	}
 	n, err := s.sweepTable(ctx, tableGrace, "created_at < ?", s.now().Add(-MaxRefreshGrace), batch)
+	total += n
+	if err != nil {
+		return total, err
+	}
+	// A revocation row outlives every token it can match (revocations.go).
+	n, err = s.sweepTable(ctx, tableRevocations, "expires_ms < ?", s.now().UnixMilli(), batch)
 	total += n
 	if err != nil {
 		return total, err

@@ -38,6 +38,7 @@ var migrations = []migration{
 	{14, "refresh-token grace", migrateRefreshGrace},
 	{15, "shared throttles and tenants' back ends", migrateThrottles},
 	{16, "ID-token algorithm per tenant", migrateIDTokenAlg},
+	{17, "access-token revocations", migrateRevocations},
 }
 
 // migrateIDTokenAlg is migration 16: the tenant's ID-token algorithm.

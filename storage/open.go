@@ -45,6 +45,8 @@ type DB struct {
 	closeOnce sync.Once
 	closeErr  error
 	faults    faults // see SetFaultHook
+	// maxAccessLifetime keeps revocation rows (revocations.go).
+	maxAccessLifetime maxLifetime
 }
 
 // ParsedDSN is what a DSN says.

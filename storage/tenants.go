@@ -148,6 +148,10 @@ func (s *Tenants) Delete(ctx context.Context, id string) error {
 				return fmt.Errorf("storage: delete tenant tokens: %w", err)
 			}
 		}
+		// Access tokens are not stored: a client row revokes those issued until now.
+		if err := revokeRow(w, revokeClient+id, time.Now().UnixMilli(), time.Now(), s.db.revocationTTL()); err != nil {
+			return fmt.Errorf("storage: delete tenant tokens: %w", err)
+		}
 		if err := w.Where("client_id = ?", id).Delete(&Consent{}).Error; err != nil {
 			return fmt.Errorf("storage: delete tenant consents: %w", err)
 		}

@@ -61,6 +61,9 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		log.Warn("the database schema is newer than this release's: an older release is running during an upgrade or after a rollback",
 			"database_version", v, "release_version", storage.SchemaVersion())
 	}
+	// Every process that revokes access tokens keeps the revocation rows
+	// as long as the longest access token lives.
+	db.SetMaxAccessTokenLifetime(cfg.AccessTokenTTL)
 	return &app{cfg: cfg, log: log, db: db, secret: secret}, nil
 }
 
@@ -70,6 +73,7 @@ func (a *app) providerConfig() provider.Config {
 	return provider.Config{
 		Issuer:               a.cfg.Issuer,
 		AccessTokenLifespan:  a.cfg.AccessTokenTTL,
+		AccessTokenKeyID:     a.cfg.AccessTokenKeyID,
 		RefreshTokenLifespan: a.cfg.RefreshTokenTTL,
 		IDTokenLifespan:      a.cfg.IDTokenTTL,
 		AuthCodeLifespan:     a.cfg.AuthCodeTTL,

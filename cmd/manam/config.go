@@ -52,6 +52,10 @@ type Config struct {
 	IDTokenTTL      time.Duration // MANAM_ID_TOKEN_TTL. Default 1h.
 	AuthCodeTTL     time.Duration // MANAM_AUTH_CODE_TTL: authorization code lifetime. Default 5m.
 
+	// AccessTokenKeyID is MANAM_ACCESS_TOKEN_KEY_ID: the seal key id of new
+	// access tokens (≥ 1). Raise it by one to rotate; the previous id still opens. Default 1.
+	AccessTokenKeyID int
+
 	Argon2MemoryKiB   int // MANAM_ARGON2_MEMORY_KIB. Default 19456.
 	Argon2Time        int // MANAM_ARGON2_TIME. Default 2.
 	Argon2Parallelism int // MANAM_ARGON2_PARALLELISM. Default 1.
@@ -198,6 +202,7 @@ var settings = append([]setting{
 	{"key-refresh", "MANAM_KEY_REFRESH", "30s", "how often signing keys are reloaded", dur(func(c *Config) *time.Duration { return &c.KeyRefresh })},
 	{"gc-interval", "MANAM_GC_INTERVAL", "10m", "how often expired rows are swept (0: never)", dur(func(c *Config) *time.Duration { return &c.GCInterval })},
 	{"access-token-ttl", "MANAM_ACCESS_TOKEN_TTL", "1h", "access token lifetime", dur(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
+	{"access-token-key-id", "MANAM_ACCESS_TOKEN_KEY_ID", "1", "seal key id of new access tokens (raise by one to rotate; the previous id still opens)", integer(func(c *Config) *int { return &c.AccessTokenKeyID })},
 	{"refresh-token-ttl", "MANAM_REFRESH_TOKEN_TTL", "720h", "refresh token lifetime", dur(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
 	{"id-token-ttl", "MANAM_ID_TOKEN_TTL", "1h", "ID token lifetime", dur(func(c *Config) *time.Duration { return &c.IDTokenTTL })},
 	{"auth-code-ttl", "MANAM_AUTH_CODE_TTL", "5m", "authorization code lifetime", dur(func(c *Config) *time.Duration { return &c.AuthCodeTTL })},
@@ -343,6 +348,9 @@ func (c *Config) validate() []error {
 	}
 	if c.KeyRefresh < time.Second {
 		errs = append(errs, errors.New("MANAM_KEY_REFRESH: must be at least 1s"))
+	}
+	if c.AccessTokenKeyID < 1 || c.AccessTokenKeyID > 999999999 {
+		errs = append(errs, errors.New("MANAM_ACCESS_TOKEN_KEY_ID: must be a positive integer"))
 	}
 	if c.AccessTokenTTL < time.Minute || c.IDTokenTTL < time.Minute || c.RefreshTokenTTL < time.Minute {
 		errs = append(errs, errors.New("token lifetimes must be at least 1m"))

@@ -135,8 +135,11 @@ func (s *diskServer) start(t *testing.T) {
 	})
 }
 
-// ccLoad is a bounded client-credentials load: a few clients asking for
-// tokens every 20 ms each, counting the answers by status.
+// ccLoad is a bounded load that writes: a few clients each asking for a
+// client-credentials token (which costs no write: access tokens are not
+// stored) and revoking it (a row of the revocation table) every 20 ms,
+// counting the answers by status (the revocation's, or the token
+// request's when it failed).
 type ccLoad struct {
 	mu     sync.Mutex
 	counts map[int]int // status → answers since the last take
@@ -160,14 +163,17 @@ func startCCLoad(srv *diskServer, tn tenant, clients int) *ccLoad {
 				default:
 				}
 				code, body := tokenRequest(hc, srv.URL(), tn)
+				if code == http.StatusOK {
+					code, body = revokeRequest(hc, srv.URL(), tn, body)
+				}
 				l.mu.Lock()
 				l.counts[code]++
 				if code != http.StatusOK && code != http.StatusServiceUnavailable && code != 0 {
 					l.bad = append(l.bad, fmt.Sprintf("%d %s", code, body))
 				}
 				l.mu.Unlock()
-				// Paced: the tokens themselves must fit on the disk for
-				// the seconds the test runs (each row is about 1.5 KB).
+				// Paced: the revocation rows must fit on the disk for
+				// the seconds the test runs.
 				time.Sleep(20 * time.Millisecond)
 			}
 		}()
@@ -210,6 +216,26 @@ func tokenRequest(hc *http.Client, base string, tn tenant) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// revokeRequest revokes the access token of a token answer (RFC 7009).
+func revokeRequest(hc *http.Client, base string, tn tenant, answer string) (int, string) {
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal([]byte(answer), &tok); err != nil {
+		return -1, answer
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/oauth2/revoke", strings.NewReader(url.Values{"token": {tok.AccessToken}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(tn.ClientID, tn.ClientSecret)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func getStatus(t *testing.T, u string) int {
 	t.Helper()
 	resp, err := http.Get(u)
@@ -229,7 +255,7 @@ func fileSize(path string) int64 {
 }
 
 // TestSQLiteFullDiskRecovers: SQLite on an 8 MiB file system under
-// client-credentials load. Filled by another file, every answer is 503
+// a load that writes (client-credentials tokens revoked). Filled by another file, every answer is 503
 // (never a 500) and /readyz says 503; once the file is deleted the same
 // server answers 200 again within seconds, and stays up under the load
 // (the write-ahead log does not grow back to fill the disk). A server

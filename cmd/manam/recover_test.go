@@ -19,12 +19,17 @@ func TestRecoveryEndToEnd(t *testing.T) {
 	for _, be := range e2eBackends(t) {
 		t.Run(be.name, func(t *testing.T) {
 			mail := deliverytest.Start(t, deliverytest.Options{})
-			srv := startServer(t, be.dsn(t), map[string]string{"MANAM_SMTP_URL": "smtp://" + mail.Addr})
+			dsn := be.dsn(t)
+			srv := startServer(t, dsn, map[string]string{"MANAM_SMTP_URL": "smtp://" + mail.Addr})
+			second := startServer(t, dsn, nil) // another replica on the same database
 			srv.cli(t, "user", "create", "--email", alice, "--password", alicePass)
 			app := srv.createTenant(t, "--name", "App", "--redirect-uri", rpRedirect, "--first-party")
 			r := newRP(t, srv, app, oidc.ScopeOpenID, oidc.ScopeOfflineAccess)
 			b := newBrowser(t, srv.URL)
 			before, _ := r.flow(b) // signed in, with a refresh token
+			if !activeAt(t, second, app, before.AccessToken) {
+				t.Fatal("the access token is not active on the second server")
+			}
 
 			// Asking for an unknown address looks the same and sends nothing.
 			other := newBrowser(t, srv.URL)
@@ -72,8 +77,13 @@ func TestRecoveryEndToEnd(t *testing.T) {
 			if _, err := r.conf.TokenSource(context.Background(), &oauth2.Token{RefreshToken: before.RefreshToken}).Token(); err == nil {
 				t.Fatal("a refresh token from before the reset still works")
 			}
-			if got := introspect(t, srv, app, before.AccessToken); got["active"] != false {
-				t.Fatal("an access token from before the reset is still active")
+			for i, s := range []*testServer{srv, second} {
+				if got := introspect(t, s, app, before.AccessToken); got["active"] != false {
+					t.Fatalf("server %d: an access token from before the reset is still active", i+1)
+				}
+				if bearerUserinfo(t, s, before.AccessToken) != nil {
+					t.Fatalf("server %d: an access token from before the reset is accepted at userinfo", i+1)
+				}
 			}
 			loc := b.signIn(r.conf.AuthCodeURL("state-123456789", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("prompt", "none")), "", "")
 			if loc.Query().Get("error") != "login_required" {

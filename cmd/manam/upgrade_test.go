@@ -30,7 +30,9 @@ import (
 // the browser session it left signs in without a password (prompt=none),
 // its refresh token refreshes, its access token is accepted at userinfo,
 // its ID token verifies against this server's JWKS, and its refresh token
-// that was already used once is refused as reuse.
+// that was already used once is refused as reuse. Its access token is a
+// stored one (ory_at_…, from before sealed tokens): it is still read from
+// its row, at userinfo and introspection.
 //
 // The fixture is moved forward in time by its age after loading
 // (storagetest.ShiftTimes), so its refresh token and session are as live
@@ -142,9 +144,25 @@ func testUpgradeKeepsData(t *testing.T, be backend, r storagetest.Release) {
 		}
 	})
 	t.Run("its access token is accepted", func(t *testing.T) {
+		// Stored, in the format of before sealed tokens: read from its row.
+		if !strings.HasPrefix(m.AccessToken, "ory_at_") {
+			t.Fatalf("the fixture's access token %.10s… is not a stored one", m.AccessToken)
+		}
 		ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: m.AccessToken, TokenType: "Bearer"}))
 		if err != nil || ui.Email != alice {
 			t.Fatalf("userinfo %+v, %v", ui, err)
+		}
+		req, _ := http.NewRequest(http.MethodPost, m.Issuer+"/oauth2/introspect", strings.NewReader(url.Values{"token": {m.AccessToken}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(tn.ClientID, tn.ClientSecret)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var in map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&in); err != nil || in["active"] != true || in["client_id"] != tn.ClientID {
+			t.Fatalf("introspection of the release's access token: %d %v %v", resp.StatusCode, in, err)
 		}
 	})
 	t.Run("its ID token verifies against the JWKS", func(t *testing.T) {
