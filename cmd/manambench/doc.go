@@ -24,7 +24,7 @@
 //
 //	trivial      GET / on the trivial server (the baseline, always run)
 //	discovery    GET /.well-known/openid-configuration
-//	cc-opaque    POST /oauth2/token grant_type=client_credentials (opaque, persisted token)
+//	cc-opaque    POST /oauth2/token grant_type=client_credentials (opaque: a sealed token, nothing written)
 //	cc-jwt       the same for the JWT tenant, scope=read (RFC 9068 access token)
 //	introspect   POST /oauth2/introspect of one opaque access token
 //	userinfo     GET /userinfo with a bearer token from a code flow

@@ -72,7 +72,7 @@ type targetCheck struct {
 }
 
 const (
-	ccTarget      = "client_credentials (opaque, persisted) ≥ 0.35 × trivial req/s with p99 ≤ 10 ms at 16 concurrent"
+	ccTarget      = "client_credentials (opaque, sealed) ≥ 0.35 × trivial req/s with p99 ≤ 10 ms at 16 concurrent"
 	flowTarget    = "full authorization-code flows ≥ 1,500/s with RS256 ID tokens"
 	idleRSSTarget = "idle RSS ≤ 40 MB"
 	loginLimit    = "password sign-ins (GET + POST /login) vs the machine's limit, cores ÷ one argon2id hash"
