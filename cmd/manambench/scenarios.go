@@ -44,20 +44,24 @@ func (t tenant) basicAuth() string {
 type target struct {
 	origin          string // http://127.0.0.1:PORT, also the issuer
 	bench, jwt      tenant
+	es256           tenant // like bench, with ES256 ID tokens (empty: not created)
 	benchAuth       string
+	es256Auth       string
 	jwtAuth         string
 	introspectToken string   // an opaque access token of bench
 	userinfoToken   string   // an access token from a code flow (openid email profile)
 	idTokenAlg      string   // the alg of the ID token from that flow, verified against the JWKS
+	es256IDTokenAlg string   // the same for the es256 tenant
 	jwtAccessAlg    string   // the alg of a cc-jwt access token
 	loginEmails     []string // the seeded sign-in accounts (login, login-flood)
 	floodWorkers    int      // the login-flood scenario's workers
 }
 
 type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	IDToken     string `json:"id_token"`
-	TokenType   string `json:"token_type"`
+	AccessToken  string `json:"access_token"`
+	IDToken      string `json:"id_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
 }
 
 func get(ctx context.Context, u, auth string) *http.Request {
@@ -97,6 +101,7 @@ var (
 	wantActive      = []byte(`"active":true`)
 	wantSub         = []byte(`"sub"`)
 	wantIssuer      = []byte(`"issuer"`)
+	wantIDToken     = []byte(`"id_token"`)
 )
 
 func trivialScenario(origin string) scenario {
@@ -107,7 +112,8 @@ func trivialScenario(origin string) scenario {
 }
 
 // scenarioNames are the manam scenarios, in the order they run.
-var scenarioNames = []string{"discovery", "cc-opaque", "cc-jwt", "introspect", "userinfo", "code-flow", "refresh", "legacy-refresh", "login", "login-flood", "register"}
+var scenarioNames = []string{"discovery", "cc-opaque", "cc-jwt", "introspect", "userinfo", "code-flow", "code-flow-es256",
+	"refresh", "refresh-es256", "legacy-refresh", "login", "login-flood", "register"}
 
 func (t *target) scenario(name string) scenario {
 	o := t.origin
@@ -140,22 +146,11 @@ func (t *target) scenario(name string) scenario {
 			return err
 		}}
 	case "code-flow":
-		return scenario{name: name, unit: "flow",
-			// Each worker signs in once, for real (login page, CSRF,
-			// password): its cookie jar then holds the session.
-			setup: func(ctx context.Context, w *worker) error {
-				jar, _ := cookiejar.New(nil)
-				w.client.Jar = jar
-				_, err := t.codeFlow(ctx, w, "openid", true)
-				if err != nil {
-					return fmt.Errorf("worker %d sign-in: %w", w.id, err)
-				}
-				return nil
-			},
-			do: func(ctx context.Context, w *worker) error {
-				_, err := t.codeFlow(ctx, w, "openid", false)
-				return err
-			}}
+		return t.codeFlowScenario(name, t.bench, t.benchAuth)
+	case "code-flow-es256":
+		return t.codeFlowScenario(name, t.es256, t.es256Auth)
+	case "refresh-es256":
+		return t.oidcRefreshScenario(name, t.es256, t.es256Auth)
 	case "refresh", "legacy-refresh":
 		return t.refreshScenario(name)
 	case "login":
@@ -190,11 +185,11 @@ func hiddenFields(body []byte) url.Values {
 // worker's session cookie; when signIn is set, through the login and
 // consent pages as a person would), then the code exchange. It stops at
 // the redirect to the client and requires a 200 with an ID token.
-func (t *target) codeFlow(ctx context.Context, w *worker, scope string, signIn bool) (flowResult, error) {
+func (t *target) codeFlow(ctx context.Context, w *worker, tn tenant, auth, scope string, signIn bool) (flowResult, error) {
 	verifier := randToken(32)
 	sum := sha256.Sum256([]byte(verifier))
 	state, nonce := randToken(12), randToken(12)
-	q := "response_type=code&client_id=" + url.QueryEscape(t.bench.ClientID) +
+	q := "response_type=code&client_id=" + url.QueryEscape(tn.ClientID) +
 		"&redirect_uri=" + url.QueryEscape(redirectURI) + "&scope=" + url.QueryEscape(scope) +
 		"&state=" + state + "&nonce=" + nonce +
 		"&code_challenge=" + base64.RawURLEncoding.EncodeToString(sum[:]) + "&code_challenge_method=S256"
@@ -245,7 +240,7 @@ func (t *target) codeFlow(ctx context.Context, w *worker, scope string, signIn b
 
 	form := "grant_type=authorization_code&code=" + url.QueryEscape(code) + "&code_verifier=" + verifier +
 		"&redirect_uri=" + url.QueryEscape(redirectURI)
-	req = postForm(ctx, t.origin+"/oauth2/token", form, t.benchAuth)
+	req = postForm(ctx, t.origin+"/oauth2/token", form, auth)
 	if resp, body, err = w.fetch(req); err != nil {
 		return flowResult{}, err
 	}
@@ -307,7 +302,7 @@ func (t *target) prepare(ctx context.Context) error {
 	}
 	t.jwtAccessAlg = at.alg
 
-	fr, err := t.codeFlow(ctx, w, "openid email profile", true)
+	fr, err := t.codeFlow(ctx, w, t.bench, t.benchAuth, "openid email profile", true)
 	if err != nil {
 		return fmt.Errorf("sign-in and code flow: %w", err)
 	}
@@ -326,6 +321,15 @@ func (t *target) prepare(ctx context.Context) error {
 	}
 	t.idTokenAlg = idt.alg
 	t.userinfoToken = fr.tokens.AccessToken
+
+	if t.es256.ClientID != "" {
+		if t.es256IDTokenAlg, err = t.checkIDToken(ctx, w, keys, t.es256, t.es256Auth); err != nil {
+			return fmt.Errorf("ES256 tenant: %w", err)
+		}
+		if t.es256IDTokenAlg != "ES256" {
+			return fmt.Errorf("the tenant created with --id-token-alg ES256 got a %s ID token", t.es256IDTokenAlg)
+		}
+	}
 
 	if _, err := w.expect(get(ctx, t.origin+"/userinfo", "Bearer "+t.userinfoToken), http.StatusOK, []byte(benchEmail)); err != nil {
 		return fmt.Errorf("userinfo: %w", err)
@@ -416,4 +420,85 @@ func (t *target) refreshScenario(name string) scenario {
 			}
 			return next(body, w)
 		}}
+}
+
+// codeFlowScenario is the full authorization-code flow with an existing
+// session for one tenant: each worker signs in once, for real (login page,
+// CSRF, password), untimed; its cookie jar then holds the session, and
+// every iteration is prompt=none-like (no page shown: the session answers)
+// plus the code exchange.
+func (t *target) codeFlowScenario(name string, tn tenant, auth string) scenario {
+	return scenario{name: name, unit: "flow",
+		setup: func(ctx context.Context, w *worker) error {
+			if tn.ClientID == "" {
+				return errors.New("no such tenant (could not be created)")
+			}
+			jar, _ := cookiejar.New(nil)
+			w.client.Jar = jar
+			if _, err := t.codeFlow(ctx, w, tn, auth, "openid", true); err != nil {
+				return fmt.Errorf("worker %d sign-in: %w", w.id, err)
+			}
+			return nil
+		},
+		do: func(ctx context.Context, w *worker) error {
+			_, err := t.codeFlow(ctx, w, tn, auth, "openid", false)
+			return err
+		}}
+}
+
+// oidcRefreshScenario rotates a refresh token at /oauth2/token, each
+// worker its own, obtained from one untimed code flow with scope
+// "openid offline_access": every refresh answers a new ID token (signed
+// with the tenant's algorithm) and a new refresh token.
+func (t *target) oidcRefreshScenario(name string, tn tenant, auth string) scenario {
+	o := t.origin
+	return scenario{name: name, unit: "req",
+		setup: func(ctx context.Context, w *worker) error {
+			if tn.ClientID == "" {
+				return errors.New("no such tenant (could not be created)")
+			}
+			jar, _ := cookiejar.New(nil)
+			w.client.Jar = jar
+			fr, err := t.codeFlow(ctx, w, tn, auth, "openid offline_access", true)
+			if err != nil {
+				return fmt.Errorf("worker %d sign-in: %w", w.id, err)
+			}
+			if fr.tokens.RefreshToken == "" {
+				return errors.New("code flow with offline_access answered no refresh token")
+			}
+			w.state = fr.tokens.RefreshToken
+			return nil
+		},
+		do: func(ctx context.Context, w *worker) error {
+			rt, _ := w.state.(string)
+			req := postForm(ctx, o+"/oauth2/token", "grant_type=refresh_token&refresh_token="+url.QueryEscape(rt), auth)
+			body, err := w.expect(req, http.StatusOK, wantIDToken)
+			if err != nil {
+				return err
+			}
+			var tr tokenResponse
+			if err := json.Unmarshal(body, &tr); err != nil || tr.RefreshToken == "" {
+				return fmt.Errorf("%s: no refresh token in %.200s", name, body)
+			}
+			w.state = tr.RefreshToken
+			return nil
+		}}
+}
+
+// checkIDToken runs one code flow (a new browser, signing in) for tn and
+// verifies its ID token against the JWKS; it returns the token's alg.
+func (t *target) checkIDToken(ctx context.Context, w *worker, keys *jose.JSONWebKeySet, tn tenant, auth string) (string, error) {
+	jar, _ := cookiejar.New(nil)
+	old := w.client.Jar
+	w.client.Jar = jar
+	defer func() { w.client.Jar = old }()
+	fr, err := t.codeFlow(ctx, w, tn, auth, "openid", true)
+	if err != nil {
+		return "", fmt.Errorf("sign-in and code flow: %w", err)
+	}
+	idt, err := verifyJWT(fr.tokens.IDToken, keys)
+	if err != nil {
+		return "", fmt.Errorf("ID token: %w", err)
+	}
+	return idt.alg, nil
 }
