@@ -98,13 +98,19 @@ func (p *Provider) respond(ctx context.Context, ar fosite.AccessRequester) (fosi
 // reuse of a stolen token: the family is revoked, as fosite does.
 func (p *Provider) replay(ctx context.Context, ar fosite.AccessRequester, r *graceReplay) (fosite.AccessRequester, fosite.AccessResponder, error) {
 	if ar == nil || ar.GetClient() == nil || ar.GetClient().GetID() != r.clientID {
-		ctx := context.WithoutCancel(ctx)
-		if err := errors.Join(p.store.RevokeAccessToken(ctx, r.requestID), p.store.RevokeRefreshToken(ctx, r.requestID)); err != nil {
+		if err := p.revokeGrant(ctx, r.requestID); err != nil {
 			return ar, nil, unavailable(err)
 		}
 		return ar, nil, fosite.ErrInvalidGrant.WithHint("The refresh token was issued to another client.")
 	}
 	return ar, replayResponse(ar, r.answer), nil
+}
+
+// revokeGrant ends every access and refresh token of a grant (a reuse),
+// whether or not the caller is still there.
+func (p *Provider) revokeGrant(ctx context.Context, requestID string) error {
+	ctx = context.WithoutCancel(ctx)
+	return errors.Join(p.store.RevokeAccessToken(ctx, requestID), p.store.RevokeRefreshToken(ctx, requestID))
 }
 
 // lostRefreshRace: the refresh token was rotated by a concurrent request
@@ -130,8 +136,7 @@ func (p *Provider) grantError(ctx context.Context, ar fosite.AccessRequester, er
 		// included (RFC 6749 §4.1.2, RFC 9700 §4.14) — as fosite does for
 		// a reuse it does see.
 		if ar != nil && ar.GetID() != "" && (ar.GetGrantTypes().ExactOne("authorization_code") || ar.GetGrantTypes().ExactOne("refresh_token")) {
-			ctx := context.WithoutCancel(ctx)
-			if rerr := errors.Join(p.store.RevokeAccessToken(ctx, ar.GetID()), p.store.RevokeRefreshToken(ctx, ar.GetID())); rerr != nil {
+			if rerr := p.revokeGrant(ctx, ar.GetID()); rerr != nil {
 				p.log.ErrorContext(ctx, "revoking the tokens of a reused grant failed", "request_id", RequestID(ctx), "err", rerr)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/manam-id/manam/storage"
+	"github.com/manam-id/manam/storage/storagetest"
 )
 
 // TestSigningKeyActivation covers the activation time a rotation stores
@@ -116,7 +117,7 @@ func TestSigningKeyActivation(t *testing.T) {
 		}},
 		{"migration 13 backfills the activation of existing keys and re-runs as a no-op", func(t *testing.T, e env) {
 			// Put the database back to version 12 with a key made then.
-			raw := rawDB(t, e.dsn)
+			raw := storagetest.Raw(t, e.dsn)
 			if err := raw.Migrator().DropColumn(&storage.SigningKey{}, "ActivatesAt"); err != nil {
 				t.Fatalf("drop column: %v", err)
 			}

@@ -49,10 +49,6 @@ type TenantSettings struct {
 	IDTokenAlg string `gorm:"column:id_token_alg;size:8;not null;default:'RS256'"`
 }
 
-// TenantSettingsColumns are TenantSettings' fields, for migrations.
-// (Migration 9 added these; later settings have migrations of their own.)
-var TenantSettingsColumns = []string{"ConfirmURL", "MailFrom", "AllowUnconfirmed", "RequireMFA", "MFAConfirmEmail"}
-
 // TableName implements gorm's tabler.
 func (Tenant) TableName() string { return "tenants" }
 

@@ -12,13 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
-	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"github.com/manam-id/manam/storage"
 	"github.com/manam-id/manam/storage/storagetest"
@@ -329,33 +326,6 @@ func must(t *testing.T, what string, err error) {
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-}
-
-// rawDB is a second, plain connection to the database of dsn, for looking
-// at rows the stores do not expose.
-func rawDB(t *testing.T, dsn string) *gorm.DB {
-	t.Helper()
-	p, err := storage.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("ParseDSN: %v", err)
-	}
-	var d gorm.Dialector
-	switch p.Dialect {
-	case storage.SQLite:
-		d = sqlite.Open("file:" + p.Path + "?_pragma=busy_timeout(10000)")
-	case storage.MySQL:
-		d = mysql.Open(p.MySQLDSN)
-	}
-	g, err := gorm.Open(d, &gorm.Config{Logger: logger.Discard})
-	if err != nil {
-		t.Fatalf("raw open: %v", err)
-	}
-	s, err := g.DB()
-	if err != nil {
-		t.Fatalf("raw open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return g
 }
 
 // count counts the rows of table matching where.

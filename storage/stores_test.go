@@ -379,7 +379,7 @@ func TestAccounts(t *testing.T) {
 			if !slices.Equal(got.Scopes, []string{"openid", "email"}) || !got.GrantedAt.Equal(t1.Add(time.Minute)) {
 				t.Errorf("Consent = %+v, want the second grant", got)
 			}
-			if n := count(t, rawDB(t, e.dsn), "consents", "account_id = ?", a.ID); n != 1 {
+			if n := count(t, storagetest.Raw(t, e.dsn), "consents", "account_id = ?", a.ID); n != 1 {
 				t.Errorf("%d consent rows, want 1", n)
 			}
 		}},
@@ -548,7 +548,7 @@ func TestSweep(t *testing.T) {
 			if n != 6 {
 				t.Errorf("Sweep deleted %d rows, want 6 (one per token table and one login session)", n)
 			}
-			raw := rawDB(t, e.dsn)
+			raw := storagetest.Raw(t, e.dsn)
 			for _, table := range []string{"oauth2_authorize_codes", "oauth2_pkce_requests", "oauth2_oidc_sessions", "oauth2_access_tokens", "oauth2_refresh_tokens"} {
 				if n := count(t, raw, table, "1 = 1"); n != 2 {
 					t.Errorf("%s has %d rows after Sweep, want the 2 unexpired", table, n)
@@ -694,7 +694,7 @@ func TestTokensStoredHashed(t *testing.T) {
 		must(t, "CreateRefreshTokenSession", fs.CreateRefreshTokenSession(bg, secret, secret, req))
 		sum := sha256.Sum256([]byte(secret))
 		hashed := hex.EncodeToString(sum[:])
-		raw := rawDB(t, e.dsn)
+		raw := storagetest.Raw(t, e.dsn)
 		for _, table := range []string{"oauth2_authorize_codes", "oauth2_pkce_requests", "oauth2_oidc_sessions", "oauth2_access_tokens", "oauth2_refresh_tokens"} {
 			if n := count(t, raw, table, "id = ?", hashed); n != 1 {
 				t.Errorf("%s: %d rows keyed by the SHA-256, want 1", table, n)

@@ -16,7 +16,7 @@ func takeOne[T any](q *gorm.DB, what string) (*T, error) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: get %s: %w: %w", what, ErrUnavailable, err)
+		return nil, fmt.Errorf("storage: get %s: %w", what, unavailableErr(err))
 	}
 	return &v, nil
 }

@@ -48,11 +48,11 @@ type ReleaseMeta struct {
 	Email         string    `json:"email"`
 	Password      string    `json:"password"`
 	// Live tokens and the browser session, when the release ran a flow.
-	AccessToken      string `json:"access_token"`
-	RefreshToken     string `json:"refresh_token"`
-	IDToken          string `json:"id_token"`
-	UsedRefreshToken string `json:"used_refresh_token"`
-	SessionCookie    string `json:"session_cookie"`
+	AccessToken      string `json:"access_token,omitempty"`
+	RefreshToken     string `json:"refresh_token,omitempty"`
+	IDToken          string `json:"id_token,omitempty"`
+	UsedRefreshToken string `json:"used_refresh_token,omitempty"`
+	SessionCookie    string `json:"session_cookie,omitempty"`
 }
 
 // Releases lists the fixtures of one dialect ("sqlite" or "mysql").

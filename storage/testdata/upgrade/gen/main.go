@@ -23,6 +23,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/manam-id/manam/storage/storagetest"
 	"html"
 	"io"
 	"log"
@@ -53,29 +54,8 @@ const (
 	accessTTL = "876000h"
 )
 
-// Meta is the JSON file beside a dump.
-type Meta struct {
-	Release       string    `json:"release"` // the commit whose code made the database
-	Path          []string  `json:"path"`    // every release that migrated it, in order
-	SchemaVersion int       `json:"schema_version"`
-	GeneratedAt   time.Time `json:"generated_at"`
-	Issuer        string    `json:"issuer"`
-	Secret        string    `json:"secret"`
-	RedirectURI   string    `json:"redirect_uri"`
-	ClientID      string    `json:"client_id"`
-	ClientSecret  string    `json:"client_secret"`
-	CustomerToken string    `json:"customer_token"`
-	Email         string    `json:"email"`
-	Password      string    `json:"password"`
-	// Live tokens (fixtures made with a flow only).
-	AccessToken  string `json:"access_token,omitempty"`
-	RefreshToken string `json:"refresh_token,omitempty"`
-	IDToken      string `json:"id_token,omitempty"`
-	// UsedRefreshToken was refreshed once already (by the release itself):
-	// presenting it again is reuse.
-	UsedRefreshToken string `json:"used_refresh_token,omitempty"`
-	SessionCookie    string `json:"session_cookie,omitempty"` // manam_session
-}
+// Meta is the JSON file beside a dump, as the upgrade tests read it.
+type Meta = storagetest.ReleaseMeta
 
 // fixture is one database to make: created by the first release of path,
 // migrated by each next one; flow runs a sign-in and token grants against
