@@ -99,8 +99,12 @@ func (s *diskServer) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.addr = ln.Addr().String()
-	s.env["MANAM_ISSUER"] = s.URL()
+	if a := ln.Addr().String(); a != s.addr {
+		// The first start picks the port; a restart reuses it (the load's
+		// goroutines read the address meanwhile: written only once).
+		s.addr = a
+		s.env["MANAM_ISSUER"] = s.URL()
+	}
 	cfg, err := loadConfig(newFlags("serve"), func(k string) string { return s.env[k] })
 	if err != nil {
 		t.Fatal(err)
